@@ -1,0 +1,159 @@
+"""CFGRL (Frans, Park, Abbeel, Levine, 2025) with an IQL critic.
+
+The whole method in one place:
+  1. An IQL critic learns V and Q from the data (agents/critic.py).
+  2. Each transition gets an optimality label o = 1[A(s, a) >= threshold] from the critic.
+  3. A flow policy pi(a | s, o) is trained with plain flow matching, with the label dropped to the
+     null token 10% of the time, so the same network also learns the behaviour policy pi(a | s).
+  4. Actions are sampled with v = v_null + w * (v_optimal - v_null). w = 0 is the behaviour policy,
+     w = 1 conditional BC, and w > 1 samples from pi(a | s) p(o | s, a)^w: a policy improvement
+     whose size is chosen at test time, with no retraining.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gin
+import keras
+import numpy as np
+import tensorflow as tf
+
+from cfgrl_tf import guidance
+from cfgrl_tf.agents.base import Agent, Sweep, average, split_seed
+from cfgrl_tf.agents.critic import IQLCritic
+from cfgrl_tf.agents.flow import flow_actor_step
+from cfgrl_tf.data.spec import NO_LABEL
+from cfgrl_tf.errors import DatasetError
+from cfgrl_tf.evaluation import DEFAULT_GUIDANCE_WEIGHTS
+from cfgrl_tf.networks import NULL_LABEL, ConditionalVectorField
+
+# Label values of the flow's condition (NULL_LABEL = 0 is the dropped condition).
+NOT_OPTIMAL_LABEL = 1
+OPTIMAL_LABEL = 2
+
+LABEL_SOURCES = ("critic", "dataset")
+
+
+@gin.configurable
+class CFGRLAgent(Agent):
+    """Classifier-free-guided flow policy over an optimality label.
+
+    Args:
+      observation_dim: size of the observation.
+      action_dim: size of the action.
+      critic: the IQL critic (a fresh `IQLCritic()` with its gin bindings if None).
+      hidden_dims: MLP widths of the vector field.
+      learning_rate: Adam learning rate of the flow.
+      num_flow_steps: Euler steps when sampling.
+      jit_sampler: compile the sampler's flow integration with XLA.
+      label_dropout: probability of replacing the label with the null token (the paper's 0.1).
+      optimality_threshold: a transition is optimal when A(s, a) >= this.
+      label_source: "critic" (labels from the critic at every step) or "dataset" (the dataset's
+        precomputed `optimal` feature, e.g. from `build_dataset.label_rule`; the critic is then
+        still trained, for its metrics, but does not label).
+      guidance_weights: the default evaluation sweep of w.
+    """
+
+    name = "cfgrl"
+
+    def __init__(
+        self,
+        observation_dim: int,
+        action_dim: int,
+        critic: IQLCritic | None = None,
+        hidden_dims: Sequence[int] = (256, 256, 256),
+        learning_rate: float = 3e-4,
+        num_flow_steps: int = 10,
+        jit_sampler: bool = True,
+        label_dropout: float = 0.1,
+        optimality_threshold: float = 0.0,
+        label_source: str = "critic",
+        guidance_weights: Sequence[float] = DEFAULT_GUIDANCE_WEIGHTS,
+    ):
+        super().__init__(observation_dim, action_dim)
+        if label_source not in LABEL_SOURCES:
+            raise ValueError(f"label_source={label_source!r}: expected one of {LABEL_SOURCES}")
+        if not 0.0 <= label_dropout < 1.0:
+            raise ValueError(f"label_dropout={label_dropout}: expected a probability in [0, 1)")
+        self.critic = critic if critic is not None else IQLCritic()
+        self.num_flow_steps = int(num_flow_steps)
+        self.jit_sampler = bool(jit_sampler)
+        self.label_dropout = float(label_dropout)
+        self.optimality_threshold = float(optimality_threshold)
+        self.label_source = label_source
+        self.guidance_weights = tuple(float(w) for w in guidance_weights)
+        self.vector_field = ConditionalVectorField(
+            action_dim, hidden_dims, num_labels=2, name="vector_field"
+        )
+        self.actor_optimizer = keras.optimizers.Adam(learning_rate)
+
+    def build(self) -> None:
+        batch = self.dummy_batch()
+        self.critic.build(batch)
+        self.sample_actions(batch["observations"], tf.ones([2]), tf.constant(0))
+        self.actor_optimizer.build(self.vector_field.trainable_variables)
+
+    def check_dataset(self, arrays: dict, path: str) -> None:
+        if self.label_source != "dataset":
+            return
+        unlabeled = int(np.sum(arrays["optimal"] == NO_LABEL))
+        if unlabeled:
+            raise DatasetError(
+                f"CFGRLAgent.label_source='dataset' but {unlabeled} of {len(arrays['optimal'])} "
+                f"records in {path} have no `optimal` label ({NO_LABEL}); build the dataset with "
+                "build_dataset.label_rule='reward_quantile' or use label_source='critic'"
+            )
+
+    def optimality(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The boolean optimality variable o of each transition: [B]."""
+        if self.label_source == "dataset":
+            return tf.equal(batch["optimal"], 1)
+        return self.critic.advantages(batch) >= self.optimality_threshold
+
+    def train_step(self, batch, seed, global_batch_size):
+        metrics = self.critic.train_step(batch, global_batch_size)
+        optimal = self.optimality(batch)
+        labels = tf.where(optimal, OPTIMAL_LABEL, NOT_OPTIMAL_LABEL)
+        drop_seed, flow_seed = split_seed(seed, 2)
+        dropped = tf.random.stateless_uniform(tf.shape(labels), seed=drop_seed) < self.label_dropout
+        labels = tf.where(dropped, NULL_LABEL, labels)
+        metrics.update(
+            flow_actor_step(
+                self.vector_field,
+                self.actor_optimizer,
+                batch,
+                flow_seed,
+                global_batch_size,
+                labels=labels,
+            )
+        )
+        metrics["actor/optimal_fraction"] = average(tf.cast(optimal, tf.float32), global_batch_size)
+        return metrics
+
+    def update_targets(self) -> None:
+        self.critic.update_targets()
+
+    def sample_actions(self, observations, sweep_values, seed):
+        batch_size = tf.shape(observations)[0]
+        return guidance.sample_actions(
+            self.vector_field,
+            observations,
+            seed=seed,
+            num_flow_steps=self.num_flow_steps,
+            jit_compile=self.jit_sampler,
+            labels=tf.fill([batch_size], OPTIMAL_LABEL),
+            guidance_weight=sweep_values,
+        )
+
+    def networks(self) -> dict:
+        return {"vector_field": self.vector_field, **self.critic.networks()}
+
+    def optimizers(self) -> dict:
+        return {"actor": self.actor_optimizer, **self.critic.optimizers()}
+
+    def sampling_networks(self) -> dict:
+        return {"vector_field": self.vector_field}
+
+    def eval_sweep(self) -> Sweep:
+        return Sweep("guidance_weight", self.guidance_weights)

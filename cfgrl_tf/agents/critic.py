@@ -1,0 +1,107 @@
+"""The IQL critic (Kostrikov et al., 2022): an expectile value and twin Q-functions.
+
+Shared by CFGRL (whose optimality label is 1[A >= threshold]) and IQL+AWR, so both are compared
+"on the same data and critic settings" by construction: one class, one set of gin bindings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gin
+import keras
+import tensorflow as tf
+
+from cfgrl_tf import losses
+from cfgrl_tf.agents.base import apply_gradients, average
+from cfgrl_tf.networks import TwinQNetwork, ValueNetwork
+
+
+@gin.configurable
+class IQLCritic(tf.Module):
+    """V(s) by expectile regression on target min-Q; Q(s, a) by TD on r + gamma * mask * V(s').
+
+    Args:
+      hidden_dims: MLP widths of V and of each Q head.
+      discount: gamma.
+      expectile: tau of the value's expectile loss (0.5 = mean, -> 1 = max over data actions).
+      learning_rate: Adam learning rate of both networks.
+      target_update_rate: Polyak rate of the target Q network.
+    """
+
+    def __init__(
+        self,
+        hidden_dims: Sequence[int] = (256, 256, 256),
+        discount: float = 0.99,
+        expectile: float = 0.9,
+        learning_rate: float = 3e-4,
+        target_update_rate: float = 0.005,
+    ):
+        super().__init__(name="iql_critic")
+        self.discount = float(discount)
+        self.expectile = float(expectile)
+        self.target_update_rate = float(target_update_rate)
+        self.value = ValueNetwork(hidden_dims, name="value")
+        self.q = TwinQNetwork(hidden_dims, name="q")
+        self.target_q = TwinQNetwork(hidden_dims, name="target_q")
+        self.value_optimizer = keras.optimizers.Adam(learning_rate)
+        self.q_optimizer = keras.optimizers.Adam(learning_rate)
+
+    def networks(self) -> dict[str, keras.Model]:
+        return {"value": self.value, "q": self.q, "target_q": self.target_q}
+
+    def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        return {"value": self.value_optimizer, "q": self.q_optimizer}
+
+    def build(self, batch: dict[str, tf.Tensor]) -> None:
+        self.value(batch)
+        self.q(batch)
+        self.target_q(batch)
+        for target, source in zip(self.target_q.weights, self.q.weights, strict=True):
+            target.assign(source)
+        self.value_optimizer.build(self.value.trainable_variables)
+        self.q_optimizer.build(self.q.trainable_variables)
+
+    def train_step(self, batch: dict[str, tf.Tensor], global_batch_size: int) -> dict:
+        target_q = tf.reduce_min(self.target_q(batch), axis=0)
+        with tf.GradientTape() as tape:
+            v = self.value(batch)
+            value_loss = average(
+                losses.expectile_loss(target_q - v, self.expectile), global_batch_size
+            )
+        value_grad_norm = apply_gradients(
+            self.value_optimizer, tape, value_loss, self.value.trainable_variables
+        )
+
+        next_v = self.value({"observations": batch["next_observations"]})
+        td_target = batch["rewards"] + self.discount * batch["masks"] * next_v
+        with tf.GradientTape() as tape:
+            q = self.q(batch)
+            q_loss = average(losses.squared_td_loss(q, td_target), global_batch_size)
+        q_grad_norm = apply_gradients(self.q_optimizer, tape, q_loss, self.q.trainable_variables)
+
+        return {
+            "critic/value_loss": value_loss,
+            "critic/q_loss": q_loss,
+            "critic/v_mean": average(v, global_batch_size),
+            "critic/q_mean": average(tf.reduce_mean(q, axis=0), global_batch_size),
+            "critic/value_grad_norm": value_grad_norm / _num_replicas(),
+            "critic/q_grad_norm": q_grad_norm / _num_replicas(),
+        }
+
+    def advantages(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+        """A(s, a) = min target Q(s, a) - V(s), without gradients: [B]."""
+        q = tf.reduce_min(self.target_q(batch), axis=0)
+        return tf.stop_gradient(q - self.value(batch))
+
+    def update_targets(self) -> None:
+        rate = self.target_update_rate
+        for target, source in zip(self.target_q.weights, self.q.weights, strict=True):
+            target.assign(rate * source + (1.0 - rate) * target)
+
+
+def _num_replicas() -> int:
+    # Metrics are summed over replicas. A gradient norm is a per-replica quantity (of the local
+    # gradient, before the optimizer all-reduces it), so dividing by the replica count makes the
+    # sum report the mean over replicas.
+    return tf.distribute.get_strategy().num_replicas_in_sync

@@ -1,0 +1,47 @@
+"""The flow-matching actor update shared by CFGRL and flow BC."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from cfgrl_tf import losses
+from cfgrl_tf.agents.base import apply_gradients, average, split_seed
+
+
+def flow_actor_step(
+    vector_field: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    batch: dict[str, tf.Tensor],
+    seed: tf.Tensor,
+    global_batch_size: int,
+    labels: tf.Tensor | None = None,
+) -> dict[str, tf.Tensor]:
+    """One plain supervised flow-matching step: regress the velocity of noise -> action paths.
+
+    Args:
+      vector_field: the `ConditionalVectorField` to train.
+      optimizer: its optimizer.
+      batch: per-replica batch with `observations` and `actions`.
+      seed: [2] stateless seed of this step and replica.
+      global_batch_size: the batch summed over replicas.
+      labels: [B] condition labels (0 = null) for a conditional field.
+
+    Returns:
+      `actor/flow_loss` and `actor/grad_norm` metrics.
+    """
+    actions = batch["actions"]
+    batch_size = tf.shape(actions)[0]
+    noise_seed, time_seed = split_seed(seed, 2)
+    noise = tf.random.stateless_normal(tf.shape(actions), seed=noise_seed)
+    times = tf.random.stateless_uniform([batch_size], seed=time_seed)
+    x_t, target_velocity = losses.flow_path(noise, actions, times)
+    inputs = {"observations": batch["observations"], "noisy_actions": x_t, "times": times}
+    if labels is not None:
+        inputs["labels"] = labels
+    with tf.GradientTape() as tape:
+        predicted = vector_field(inputs)
+        loss = average(losses.flow_matching_loss(predicted, target_velocity), global_batch_size)
+    grad_norm = apply_gradients(optimizer, tape, loss, vector_field.trainable_variables)
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return {"actor/flow_loss": loss, "actor/grad_norm": grad_norm / replicas}

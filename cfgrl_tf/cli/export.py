@@ -1,0 +1,39 @@
+"""cfgrl-export: writes a run's latest checkpoint as a SavedModel in <root_dir>/export/<step>.
+
+  cfgrl-export --root_dir=/tmp/runs/cfgrl_8g
+
+The SavedModel's serving signature takes observations [B, obs_dim], guidance_weight [B] and
+seed [] and returns actions [B, action_dim]; see cfgrl_tf/export.py.
+"""
+
+from cfgrl_tf.cli import common
+
+common.quiet_tensorflow()
+
+from absl import app, flags  # noqa: E402
+
+from cfgrl_tf import experiment  # noqa: E402
+
+flags.DEFINE_string("root_dir", None, "Root dir of a cfgrl-train run.")
+flags.DEFINE_float(
+    "temperature", None, "IQL+AWR only: the temperature head to export (default: the highest)."
+)
+flags.mark_flag_as_required("root_dir")
+FLAGS = flags.FLAGS
+
+
+@common.user_errors_exit
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    experiment.parse_run_config(FLAGS.root_dir)
+    path = experiment.export_run(FLAGS.root_dir, temperature=FLAGS.temperature)
+    print(f"Exported SavedModel to {path}", flush=True)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,284 @@
+"""A run directory's life cycle, gin-bound: train, evaluate, restore, export.
+
+The binaries in `cli/` only parse flags and gin and call these functions. Everything a run needs
+to be understood and resumed lives under its root dir:
+
+  config.gin, operative_config.gin, flags.json
+  checkpoints/                  tf.train.Checkpoint files (agent, optimizers, global step)
+  train/                        TensorBoard events and metrics.csv
+  eval/                         sweep.csv, samples.png, TensorBoard events
+  export/<step>/                SavedModels
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+
+import gin
+import numpy as np
+import tensorflow as tf
+
+from cfgrl_tf import evaluation, export, fileio, plotting
+from cfgrl_tf.agents import Agent  # noqa: F401 - registers the agents with gin
+from cfgrl_tf.data import bandit
+from cfgrl_tf.data.reader import Dataset, load_dataset
+from cfgrl_tf.data.spec import DatasetInfo
+from cfgrl_tf.errors import ExportError, UserError
+from cfgrl_tf.learner import CHECKPOINT_DIR, Learner
+
+EVAL_DIR = "eval"
+EXPORT_DIR = "export"
+
+
+@gin.configurable(denylist=["root_dir", "strategy", "on_log"])
+def train(
+    root_dir: str,
+    strategy: tf.distribute.Strategy,
+    dataset_dir: str = gin.REQUIRED,
+    agent: Callable[..., Agent] = gin.REQUIRED,
+    num_steps: int = 5000,
+    batch_size: int = 256,
+    seed: int = 0,
+    steps_per_loop: int = 100,
+    log_interval: int = 1000,
+    checkpoint_interval: int = 1000,
+    jit_compile: bool = True,
+    evaluate_at_end: bool = True,
+    on_log: Callable[[int, dict], None] | None = None,
+) -> Learner:
+    """Trains `agent` on `dataset_dir` until step `num_steps`, then evaluates.
+
+    Args:
+      root_dir: the run directory; an existing one is resumed from its latest checkpoint.
+      strategy: the tf.distribute strategy (chosen by the binary's --strategy flag).
+      dataset_dir: a dataset written by `cfgrl-convert`.
+      agent: the agent class, e.g. `@CFGRLAgent` in gin.
+      num_steps: total train steps (across restarts).
+      batch_size: global batch size.
+      seed: run seed (batches and every random draw are functions of it and the step).
+      steps_per_loop: steps per compiled loop call.
+      log_interval: steps between progress lines and logged metrics.
+      checkpoint_interval: steps between checkpoints.
+      jit_compile: compile each replica's step with XLA.
+      evaluate_at_end: run `evaluate_agent` when training ends.
+      on_log: called at every log point with (step, metrics).
+
+    Returns:
+      The learner (its agent is trained).
+    """
+    dataset = load_dataset(dataset_dir)
+    learner = Learner(
+        agent,
+        dataset,
+        root_dir,
+        strategy,
+        batch_size=batch_size,
+        seed=seed,
+        steps_per_loop=steps_per_loop,
+        checkpoint_interval=checkpoint_interval,
+        jit_compile=jit_compile,
+    )
+    learner.train(num_steps, log_interval=log_interval, on_log=on_log)
+    if evaluate_at_end:
+        evaluate_agent(learner.agent, dataset, root_dir, learner.current_step)
+    return learner
+
+
+@gin.configurable(denylist=["agent", "dataset", "root_dir", "step"])
+def evaluate_agent(
+    agent: Agent,
+    dataset: Dataset,
+    root_dir: str,
+    step: int,
+    num_samples: int = 2000,
+    seed: int = 0,
+    near_data_radius: float = 0.1,
+    sweep_values: Sequence[float] | None = None,
+    plot: bool = True,
+) -> list[dict]:
+    """Samples the agent over its sweep, prints a table and writes `eval/sweep.csv` and a PNG.
+
+    Args:
+      agent: a trained agent.
+      dataset: its training dataset (the data actions and, for bandits, the reward function).
+      root_dir: the run directory.
+      step: the checkpoint step evaluated (for TensorBoard).
+      num_samples: actions sampled per sweep setting.
+      seed: sampling seed.
+      near_data_radius: a sample is "near the data" within this distance of a dataset action.
+      sweep_values: settings to evaluate instead of the agent's default sweep.
+      plot: write `eval/samples.png`, one panel per setting.
+
+    Returns:
+      One row per sweep setting (the rows of `sweep.csv`).
+    """
+    source = dataset.info.source.get("name", "")
+    if not source.startswith("bandit/"):
+        raise UserError(
+            f"evaluation of dataset source {source!r} ({dataset.path}) is not supported yet: "
+            "only 2-D bandit datasets (source 'bandit/...') are"
+        )
+    problem = bandit.get_bandit(source.split("/", 1)[1])
+    sweep = agent.eval_sweep()
+    if sweep_values is not None:
+        sweep = evaluation.Sweep(sweep.name, tuple(sweep_values))
+    # One compiled sampler call evaluates every setting: the sweep value is a per-row input.
+    # (The agent compiles its flow integration with XLA; the noise stays outside it.)
+    sampler = tf.function(agent.sample_actions)
+
+    def sample_fn(observations, values, sample_seed):
+        return sampler(
+            tf.constant(observations), tf.constant(values), tf.constant(sample_seed, tf.int64)
+        )
+
+    rows, samples = evaluation.evaluate_bandit(
+        sample_fn,
+        sweep,
+        data_actions=dataset.arrays["actions"],
+        reward_fn=problem.expected_reward,
+        observation=dataset.arrays["observations"][0],
+        agent=agent.name,
+        dataset=problem.name,
+        num_samples=num_samples,
+        seed=seed,
+        near_data_radius=near_data_radius,
+    )
+    eval_dir = os.path.join(root_dir, EVAL_DIR)
+    evaluation.write_csv(rows, os.path.join(eval_dir, "sweep.csv"))
+    save_samples(os.path.join(eval_dir, "samples.npz"), sweep, samples)
+    _log_eval_scalars(eval_dir, step, sweep, rows)
+    print(evaluation.format_table(rows, near_data_radius), flush=True)
+    print(f"Wrote {os.path.join(eval_dir, 'sweep.csv')}", flush=True)
+    if plot:
+        path = plotting.plot_bandit_sweep(
+            samples,
+            dataset.arrays["actions"],
+            os.path.join(eval_dir, "samples.png"),
+            title=f"{agent.name} on {problem.name} (step {step})",
+            param=sweep.name,
+            metrics_by_value={row["value"]: row for row in rows},
+        )
+        print(f"Wrote {path}", flush=True)
+    return rows
+
+
+def save_samples(path: str, sweep: evaluation.Sweep, samples: dict[float, np.ndarray]) -> None:
+    """Saves each setting's sampled actions (keys `<param>=<value>`) as one .npz, atomically."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{f"{sweep.name}={v:g}": samples[v] for v in sweep.values})
+    fileio.atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_samples(path: str) -> dict[float, np.ndarray]:
+    """Reads `save_samples` output back as {value: [S, action_dim]}."""
+    with np.load(path) as data:
+        return {float(key.split("=", 1)[1]): data[key] for key in data.files}
+
+
+def _log_eval_scalars(eval_dir: str, step: int, sweep: evaluation.Sweep, rows: list[dict]) -> None:
+    symbol = {"guidance_weight": "w", "temperature": "t"}.get(sweep.name)
+    writer = tf.summary.create_file_writer(eval_dir)
+    with writer.as_default(step=step):
+        for row in rows:
+            prefix = f"eval/{symbol}_{row['value']:g}" if symbol else "eval"
+            for metric in ("reward", "near_data", "mean_distance"):
+                tf.summary.scalar(f"{prefix}/{metric}", row[metric])
+    writer.flush()
+
+
+# -- restoring a finished run ------------------------------------------------------------------
+
+
+def parse_run_config(root_dir: str, extra_bindings: Sequence[str] = ()) -> None:
+    """Parses the `config.gin` a run wrote (plus bindings to override), replacing gin's state."""
+    path = os.path.join(root_dir, "config.gin")
+    if not os.path.exists(path):
+        raise UserError(f"{path} not found: is {root_dir!r} the root dir of a cfgrl-train run?")
+    from cfgrl_tf.cli import common  # noqa: PLC0415 - cli is the only gin-parsing front end.
+
+    gin.clear_config()
+    common.parse_gin([path], extra_bindings)
+
+
+def restore_agent(root_dir: str) -> tuple[Agent, int, str]:
+    """Builds the configured agent and restores the run's latest checkpoint.
+
+    Call after `parse_run_config`.
+
+    Returns:
+      (agent, step, dataset_dir).
+
+    Raises:
+      ExportError: the run has no checkpoint.
+    """
+    dataset_dir = gin.query_parameter("train.dataset_dir")
+    agent_fn = gin.query_parameter("train.agent").scoped_configurable_fn
+    ckpt_dir = os.path.join(root_dir, CHECKPOINT_DIR)
+    latest = tf.train.latest_checkpoint(ckpt_dir)
+    if latest is None:
+        raise ExportError(f"no checkpoint in {ckpt_dir}: train the run first (cfgrl-train)")
+    info = DatasetInfo.read(dataset_dir)
+    agent = agent_fn(observation_dim=info.obs_dim, action_dim=info.action_dim)
+    agent.build()
+    step = tf.Variable(0, dtype=tf.int64)
+    # Optimizer slots are not needed to sample; every network weight must be restored.
+    status = tf.train.Checkpoint(step=step, **agent.checkpoint_items()).restore(latest)
+    status.expect_partial().assert_existing_objects_matched()
+    return agent, int(step.numpy()), dataset_dir
+
+
+def export_run(root_dir: str, temperature: float | None = None) -> str:
+    """Exports the latest checkpoint of a run to `<root_dir>/export/<step>/`.
+
+    Args:
+      root_dir: the run directory (its config.gin must already be parsed).
+      temperature: for IQL+AWR, the head to export (default: the highest temperature).
+
+    Returns:
+      The export directory.
+    """
+    agent, step, dataset_dir = restore_agent(root_dir)
+    sweep = agent.eval_sweep()
+    override = None
+    if sweep.name == "temperature":
+        override = float(temperature) if temperature is not None else max(sweep.values)
+        if override not in sweep.values:
+            raise ExportError(
+                f"--temperature={override:g} is not one this run trained; it has {sweep.values}"
+            )
+    elif temperature is not None:
+        raise ExportError(f"--temperature applies to IQL+AWR runs, not to agent {agent.name!r}")
+    info = DatasetInfo.read(dataset_dir)
+    metadata = {
+        "agent": agent.name,
+        "step": step,
+        "observation_dim": agent.observation_dim,
+        "action_dim": agent.action_dim,
+        "action_scale": info.action_scale,
+        "dataset_source": info.source,
+        "guidance_weight_input": {
+            "guidance_weight": "used: v = v_null + w * (v_cond - v_null)",
+            "temperature": f"ignored: the export samples the AWR head of temperature {override}",
+            "none": "ignored: the policy has no guidance",
+        }[sweep.name],
+        "signature": {
+            "inputs": {
+                "observations": [None, agent.observation_dim],
+                "guidance_weight": [None],
+                "seed": [],
+            },
+            "outputs": {"actions": [None, agent.action_dim]},
+        },
+    }
+    export_dir = os.path.join(root_dir, EXPORT_DIR, str(step))
+    return export.export_policy(agent, export_dir, metadata=metadata, sweep_override=override)
+
+
+def sample_in_memory(agent: Agent) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
+    """The agent's compiled sampler as a numpy function (what the export must reproduce)."""
+    sampler = tf.function(agent.sample_actions)
+    return lambda obs, values, seed: sampler(
+        tf.constant(obs, tf.float32), tf.constant(values, tf.float32), tf.constant(seed, tf.int64)
+    ).numpy()

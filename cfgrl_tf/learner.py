@@ -1,0 +1,277 @@
+"""The learner: owns the strategy, the agent, checkpoints and the compiled multi-step train loop.
+
+Total-step semantics: `num_steps` is where training ends, counted across restarts. Re-running the
+same command restores the latest checkpoint and carries on from its step. Because the batch of a
+step and every random draw inside it are pure functions of (seed, step, replica), a resumed run
+ends with exactly the weights of an uninterrupted one, and no RNG or iterator state needs to be
+checkpointed.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from cfgrl_tf.agents.base import Agent
+from cfgrl_tf.data.reader import Dataset, make_batch_dataset
+from cfgrl_tf.errors import TrainingError
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+def step_seed(seed: int, step: tf.Tensor, replica_id: tf.Tensor) -> tf.Tensor:
+    """The stateless [2] seed of one replica at one step."""
+    base = tf.constant([seed, 0], tf.int64)
+    folded = tf.random.experimental.stateless_fold_in(base, tf.cast(step, tf.int64))
+    return tf.random.experimental.stateless_fold_in(folded, tf.cast(replica_id, tf.int64))
+
+
+class Learner:
+    """Trains one agent on one dataset under one strategy, writing everything under `root_dir`.
+
+    Args:
+      agent_fn: called as `agent_fn(observation_dim=..., action_dim=...)` inside the strategy scope.
+      dataset: the loaded training dataset.
+      root_dir: the run directory (checkpoints under `checkpoints/`, logs under `train/`).
+      strategy: the tf.distribute strategy.
+      batch_size: the global batch size (split evenly over replicas).
+      seed: the run's seed.
+      steps_per_loop: train steps per compiled loop call (one host round trip per loop).
+      checkpoint_interval: steps between checkpoints (also saved at the end).
+      max_checkpoints: checkpoints kept on disk.
+      jit_compile: compile each replica's train step with XLA.
+    """
+
+    def __init__(
+        self,
+        agent_fn: Callable[..., Agent],
+        dataset: Dataset,
+        root_dir: str,
+        strategy: tf.distribute.Strategy,
+        *,
+        batch_size: int,
+        seed: int,
+        steps_per_loop: int = 100,
+        checkpoint_interval: int = 1000,
+        max_checkpoints: int = 3,
+        jit_compile: bool = False,
+    ):
+        replicas = strategy.num_replicas_in_sync
+        if batch_size % replicas:
+            raise TrainingError(
+                f"batch_size={batch_size} does not split over {replicas} replicas; "
+                f"use a multiple of {replicas}"
+            )
+        self.dataset = dataset
+        self.root_dir = root_dir
+        self.strategy = strategy
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.steps_per_loop = int(steps_per_loop)
+        self.checkpoint_interval = int(checkpoint_interval)
+        self.jit_compile = jit_compile
+
+        # Initial weights come from Keras's global RNG: seed it so a run is a function of its seed
+        # from step 0 (two runs with one seed, or a run and its resumption, start alike).
+        keras.utils.set_random_seed(self.seed)
+        with strategy.scope():
+            self.agent = agent_fn(
+                observation_dim=dataset.info.obs_dim, action_dim=dataset.info.action_dim
+            )
+            self.agent.check_dataset(dataset.arrays, dataset.path)
+            self.agent.build()
+            self.step = tf.Variable(
+                0,
+                dtype=tf.int64,
+                trainable=False,
+                name="global_step",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+        self.checkpoint = tf.train.Checkpoint(step=self.step, **self.agent.checkpoint_items())
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(root_dir, CHECKPOINT_DIR), max_to_keep=max_checkpoints
+        )
+        self.restored_from = self.manager.restore_or_initialize()
+        self._iterator = None
+        self._loop = tf.function(self._train_loop)
+
+    @property
+    def current_step(self) -> int:
+        return int(self.step.numpy())
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def _make_iterator(self):
+        arrays = self.dataset.arrays
+        start_step = self.current_step
+        seed = self.seed
+
+        def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+            per_pipeline_replicas = context.num_replicas_in_sync // context.num_input_pipelines
+            return make_batch_dataset(
+                arrays,
+                batch_size=context.get_per_replica_batch_size(self.batch_size),
+                # Each input pipeline (one per worker) draws its own batches.
+                seed=seed * 1000 + context.input_pipeline_id,
+                # Replicas of a pipeline take consecutive elements, so step s starts at element
+                # s * replicas: resuming at step s yields the same batches as never stopping.
+                start_element=start_step * per_pipeline_replicas,
+            )
+
+        distributed = self.strategy.distribute_datasets_from_function(dataset_fn)
+        return iter(distributed)
+
+    # -- compiled loop -------------------------------------------------------------------------
+
+    def _replica_step(self, batch):
+        context = tf.distribute.get_replica_context()
+        seed = step_seed(self.seed, self.step, context.replica_id_in_sync_group)
+        return self.agent.train_step(batch, seed, self.batch_size)
+
+    def _one_step(self, iterator):
+        batch = next(iterator)
+        replica_fn = self._replica_step
+        if self.jit_compile:
+            replica_fn = tf.function(replica_fn, jit_compile=True)
+        per_replica = self.strategy.run(replica_fn, args=(batch,))
+        metrics = {
+            k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for k, v in per_replica.items()
+        }
+        self.agent.update_targets()
+        self.step.assign_add(1)
+        return metrics
+
+    def _train_loop(self, iterator, num_steps):
+        """Runs up to `num_steps` steps; stops early at the first non-finite metric.
+
+        Returns the metrics summed over the steps run, the number of steps run, and whether the
+        last step's metrics were all finite.
+        """
+        totals = self._one_step(iterator)
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in totals.values()])
+        ran = tf.constant(1, tf.int64)
+        for _ in tf.range(num_steps - 1):
+            if not finite:
+                break
+            metrics = self._one_step(iterator)
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in metrics.values()])
+            totals = {k: totals[k] + metrics[k] for k in totals}
+            ran += 1
+        return totals, ran, finite
+
+    # -- driver --------------------------------------------------------------------------------
+
+    def train(
+        self,
+        num_steps: int,
+        *,
+        log_interval: int = 1000,
+        on_log: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> dict[str, float]:
+        """Trains until the global step reaches `num_steps`.
+
+        Args:
+          num_steps: the total step to stop at (not a number of new steps).
+          log_interval: steps between progress lines, TensorBoard and CSV rows (rounded up to a
+            multiple of steps_per_loop).
+          on_log: called with (step, metrics) at every log point (e.g. to write operative config).
+
+        Returns:
+          The last logged metrics (mean over the last log interval), or {} if nothing was run.
+
+        Raises:
+          TrainingError: a metric became NaN or infinite. The run stops before saving, so the
+            latest checkpoint on disk is the last good one.
+        """
+        start = self.current_step
+        if start >= num_steps:
+            logging.info("step %d >= num_steps %d: nothing to train", start, num_steps)
+            print(f"Already at step {start} of {num_steps}: nothing to train.", flush=True)
+            return {}
+        if self.restored_from:
+            print(f"Resuming from {self.restored_from} at step {start}.", flush=True)
+        if self._iterator is None:
+            self._iterator = self._make_iterator()
+
+        writer = tf.summary.create_file_writer(os.path.join(self.root_dir, "train"))
+        csv_path = os.path.join(self.root_dir, "train", "metrics.csv")
+        sums: dict[str, float] = {}
+        count = 0
+        last: dict[str, float] = {}
+        t_start = t_log = time.perf_counter()
+        steps_at_log = start
+        while self.current_step < num_steps:
+            step_before = self.current_step
+            n = min(self.steps_per_loop, num_steps - step_before)
+            totals, ran, finite = self._loop(self._iterator, tf.constant(n, tf.int64))
+            totals = {k: float(v) for k, v in totals.items()}
+            if not bool(finite):
+                bad = sorted(k for k, v in totals.items() if not math.isfinite(v))
+                raise TrainingError(
+                    f"non-finite {', '.join(bad) or 'metric'} at step {self.current_step} "
+                    f"(run {self.root_dir}); stopped without saving, the latest checkpoint "
+                    f"({self.manager.latest_checkpoint or 'none'}) is the last good state. "
+                    "Lower the learning rate or check the dataset's rewards."
+                )
+            for k, v in totals.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += int(ran)
+            step = self.current_step
+            if _crossed(step_before, step, log_interval) or step >= num_steps:
+                last = {k: v / count for k, v in sums.items()}
+                now = time.perf_counter()
+                rate = (step - steps_at_log) / max(now - t_log, 1e-9)
+                last["perf/steps_per_second"] = rate
+                self._log(writer, csv_path, step, last)
+                eta = (num_steps - step) / max(rate, 1e-9)
+                shown = " · ".join(f"{k} {v:.4g}" for k, v in sorted(last.items())[:4])
+                print(
+                    f"step {step}/{num_steps} ({100 * step / num_steps:.0f}%) · {rate:.0f} steps/s"
+                    f" · eta {eta:.0f}s · {shown}",
+                    flush=True,
+                )
+                if on_log is not None:
+                    on_log(step, last)
+                sums, count, t_log, steps_at_log = {}, 0, now, step
+            if _crossed(step_before, step, self.checkpoint_interval) or step >= num_steps:
+                self.manager.save(checkpoint_number=step)
+        writer.flush()
+        elapsed = time.perf_counter() - t_start
+        print(f"Trained steps {start}..{self.current_step} in {elapsed:.1f}s.", flush=True)
+        return last
+
+    def _log(self, writer, csv_path: str, step: int, metrics: dict[str, float]) -> None:
+        with writer.as_default(step=step):
+            for k, v in metrics.items():
+                tf.summary.scalar(k, v)
+        _append_csv(csv_path, step, metrics)
+
+
+def _crossed(before: int, after: int, interval: int) -> bool:
+    """Whether a multiple of `interval` lies in (before, after]."""
+    return after // interval > before // interval
+
+
+def _append_csv(path: str, step: int, metrics: dict[str, float]) -> None:
+    """Appends one row; a new file (or a new set of metrics) starts with a header."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    keys = ["step", *sorted(metrics)]
+    header_needed = True
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            first = next(csv.reader(f), None)
+        header_needed = first != keys
+    with open(path, "a", newline="") as f:
+        out = csv.writer(f)
+        if header_needed:
+            out.writerow(keys)
+        out.writerow([step, *(np.format_float_positional(metrics[k], 6) for k in keys[1:])])

@@ -1,0 +1,43 @@
+"""State-value and twin state-action-value networks for the IQL critic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+
+from cfgrl_tf.networks.mlp import MLP
+
+
+@keras.saving.register_keras_serializable(package="cfgrl_tf")
+class ValueNetwork(keras.Model):
+    """V(s): takes {"observations": [B, obs_dim]} and returns [B]."""
+
+    def __init__(self, hidden_dims: Sequence[int] = (256, 256, 256), **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dims = tuple(int(d) for d in hidden_dims)
+        self.mlp = MLP(self.hidden_dims, 1, layer_norm=True, name="mlp")
+
+    def call(self, inputs: dict) -> tf.Tensor:
+        return tf.squeeze(self.mlp(inputs["observations"]), axis=-1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "hidden_dims": list(self.hidden_dims)}
+
+
+@keras.saving.register_keras_serializable(package="cfgrl_tf")
+class TwinQNetwork(keras.Model):
+    """Two independent Q(s, a) heads: takes {"observations", "actions"} and returns [2, B]."""
+
+    def __init__(self, hidden_dims: Sequence[int] = (256, 256, 256), **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dims = tuple(int(d) for d in hidden_dims)
+        self.heads = [MLP(self.hidden_dims, 1, layer_norm=True, name=f"q{i}") for i in range(2)]
+
+    def call(self, inputs: dict) -> tf.Tensor:
+        x = tf.concat([inputs["observations"], inputs["actions"]], axis=-1)
+        return tf.stack([tf.squeeze(head(x), axis=-1) for head in self.heads], axis=0)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "hidden_dims": list(self.hidden_dims)}

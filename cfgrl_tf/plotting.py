@@ -1,0 +1,244 @@
+"""Figures of bandit evaluations: sampled actions over the dataset, and reward against w.
+
+Figures are drawn on the Agg canvas directly (`matplotlib.figure.Figure`), not through pyplot: no
+display is needed, and importing this module does not switch the backend of a user's notebook or
+leave figures open in pyplot's global registry. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from cfgrl_tf import errors, fileio
+
+DPI = 110
+MAX_PANELS_PER_ROW = 4
+# Points drawn per cloud: enough to show the shape of a 2-D distribution, few enough that the
+# scatter stays quick to draw and readable.
+MAX_POINTS = 3000
+# Actions are scaled to [-1, 1]; the margin keeps points on the border visible.
+LIMIT = 1.1
+
+_DATA_STYLE = {"s": 3, "c": "0.78", "alpha": 0.6, "linewidths": 0}
+_SAMPLE_STYLE = {"s": 4, "c": "tab:blue", "alpha": 0.55, "linewidths": 0}
+_PARAM_SYMBOLS = {"guidance_weight": "w"}
+
+
+def plot_bandit_sweep(
+    samples_by_value: Mapping[float, np.ndarray],
+    data_actions: np.ndarray,
+    path: str,
+    *,
+    title: str,
+    param: str,
+    metrics_by_value: Mapping[float, Mapping[str, float]] | None = None,
+    agent: str | None = None,
+) -> str:
+    """One panel per sweep value: dataset actions in grey, the policy's samples in colour.
+
+    Args:
+        samples_by_value: {sweep value: sampled actions [S, 2]}, drawn left to right in this order
+            in rows of at most 4 panels.
+        data_actions: [N, 2] dataset actions (at most 3000 of them are drawn).
+        path: the PNG to write.
+        title: the figure title.
+        param: the sweep name: "guidance_weight" titles panels "w = 1.5", "temperature"
+            "temperature = 3", "none" uses `agent` (or "samples").
+        metrics_by_value: optional {value: metrics with "reward" and "near_data"}, shown under the
+            panel title.
+        agent: the panel title when `param` is "none".
+
+    Returns:
+        `path`.
+
+    Raises:
+        UserError: no sweep values, or actions that are not [count, 2].
+    """
+    if not samples_by_value:
+        raise errors.UserError(f"nothing to plot in {path}: no sweep values")
+    data = _points(data_actions, "data_actions")
+    values = list(samples_by_value)
+    ncols = min(len(values), MAX_PANELS_PER_ROW)
+    nrows = math.ceil(len(values) / MAX_PANELS_PER_ROW)
+    fig = _figure(width=2.7 * ncols + 0.3, height=2.9 * nrows + 0.5)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(values):
+            ax.set_axis_off()
+            # Shared axes label only the bottom row; the panel above a blank one is now the bottom.
+            axes.flat[i - ncols].tick_params(labelbottom=True)
+            continue
+        value = values[i]
+        label = _panel_label(param, value, agent)
+        metrics = (metrics_by_value or {}).get(value)
+        if metrics is not None:
+            label += f"\nreward {metrics['reward']:.2f} · near {metrics['near_data']:.2f}"
+        _scatter_cell(ax, data, _points(samples_by_value[value], f"samples at {param} {value}"))
+        ax.set_title(label, fontsize=10)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_reward_vs_param(
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    path: str,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str = "mean reward",
+    reference: Mapping[str, float] | None = None,
+) -> str:
+    """Line plot of reward against the swept setting, one curve per series.
+
+    Args:
+        series: {label (e.g. "cfgrl / dataset"): [(x, y), ...]}; points are sorted by x.
+        path: the PNG to write.
+        title: the figure title.
+        xlabel: the x-axis label (e.g. "guidance weight w").
+        ylabel: the y-axis label.
+        reference: optional {label: y} drawn as dashed horizontal lines (e.g. the best IQL+AWR
+            reward per dataset); a reference whose label is also a series label takes that
+            series' colour.
+
+    Returns:
+        `path`.
+
+    Raises:
+        UserError: no series, or a series with no points.
+    """
+    if not series:
+        raise errors.UserError(f"nothing to plot in {path}: no series")
+    fig = _figure(width=6.4, height=4.2)
+    ax = fig.subplots()
+    colours = {}
+    for i, (label, points) in enumerate(series.items()):
+        if len(points) == 0:
+            raise errors.UserError(f"series {label!r} has no points (plotting {path})")
+        xs, ys = zip(*sorted(points), strict=True)
+        (line,) = ax.plot(xs, ys, marker="o", markersize=4, label=label, color=f"C{i % 10}")
+        colours[label] = line.get_color()
+    extra = len(series)
+    for label, y in (reference or {}).items():
+        if label in colours:
+            colour, text = colours[label], f"{label} (reference)"
+        else:
+            colour, text = f"C{extra % 10}", label
+            extra += 1
+        ax.axhline(y, linestyle="--", linewidth=1.2, color=colour, label=text)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_summary_grid(
+    panels: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+    path: str,
+    *,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+) -> str:
+    """A grid of scatter panels: rows are datasets, columns settings (e.g. "w=0", "AWR t=10").
+
+    Args:
+        panels: {(row label, column label): (data actions [N, 2], samples [S, 2])}; a cell without
+            an entry is left empty.
+        path: the PNG to write.
+        row_labels: the rows, top to bottom.
+        col_labels: the columns, left to right.
+
+    Returns:
+        `path`.
+
+    Raises:
+        UserError: no rows or columns, or a panel key that is not a (row, column) pair of them.
+    """
+    if not row_labels or not col_labels:
+        raise errors.UserError(f"nothing to plot in {path}: row_labels and col_labels are required")
+    for key in panels:
+        if not (isinstance(key, tuple) and len(key) == 2) or (
+            key[0] not in row_labels or key[1] not in col_labels
+        ):
+            raise errors.UserError(
+                f"panel {key!r} is not a (row, column) pair of rows {list(row_labels)} and "
+                f"columns {list(col_labels)}"
+            )
+    nrows, ncols = len(row_labels), len(col_labels)
+    fig = _figure(width=2.4 * ncols + 0.6, height=2.4 * nrows + 0.4)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+    for r, row in enumerate(row_labels):
+        for c, col in enumerate(col_labels):
+            ax = axes[r, c]
+            if (row, col) in panels:
+                data, samples = panels[(row, col)]
+                _scatter_cell(
+                    ax, _points(data, f"data for {row}"), _points(samples, f"{row} / {col}")
+                )
+            else:
+                _frame(ax)
+                ax.text(0, 0, "n/a", ha="center", va="center", color="0.5")
+            if r == 0:
+                ax.set_title(col, fontsize=10)
+            if c == 0:
+                ax.set_ylabel(row, fontsize=10)
+    return _save(fig, path)
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: str) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    # Figures made without pyplot are not registered anywhere: dropping the reference frees it.
+    fig.clear()
+    fileio.atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def _points(actions: np.ndarray, what: str) -> np.ndarray:
+    points = np.asarray(actions, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise errors.UserError(f"{what} must be 2-D actions [count, 2], got shape {points.shape}")
+    return points
+
+
+def _subsample(points: np.ndarray) -> np.ndarray:
+    if len(points) <= MAX_POINTS:
+        return points
+    # A fixed seed, so re-plotting the same run gives the same picture.
+    keep = np.random.default_rng(0).choice(len(points), MAX_POINTS, replace=False)
+    return points[np.sort(keep)]
+
+
+def _frame(ax) -> None:
+    ax.set_xlim(-LIMIT, LIMIT)
+    ax.set_ylim(-LIMIT, LIMIT)
+    ax.set_aspect("equal")
+    ax.set_xticks([-1, 0, 1])
+    ax.set_yticks([-1, 0, 1])
+    ax.tick_params(labelsize=8)
+
+
+def _scatter_cell(ax, data: np.ndarray, samples: np.ndarray) -> None:
+    data, samples = _subsample(data), _subsample(samples)
+    ax.scatter(data[:, 0], data[:, 1], **_DATA_STYLE)
+    ax.scatter(samples[:, 0], samples[:, 1], **_SAMPLE_STYLE)
+    _frame(ax)
+
+
+def _panel_label(param: str, value: float, agent: str | None) -> str:
+    if param == "none":
+        return agent or "samples"
+    return f"{_PARAM_SYMBOLS.get(param, param)} = {value:g}"

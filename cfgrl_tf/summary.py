@@ -1,0 +1,170 @@
+"""Comparison of finished 2-D bandit runs: one table, the issue's checks, and two figures.
+
+Reads only what runs wrote (`eval/sweep.csv`, `eval/samples.npz`) and the datasets, so it can be
+re-run on old run dirs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import gin
+import numpy as np
+
+from cfgrl_tf import evaluation, experiment, fileio, plotting
+from cfgrl_tf.data import bandit
+from cfgrl_tf.data.reader import load_dataset
+
+# The issue's bar: at least this fraction of samples near the data at every w <= NEAR_DATA_MAX_W.
+NEAR_DATA_FLOOR = 0.95
+NEAR_DATA_MAX_W = 3.0
+
+
+def _sweep(run_dir: str) -> list[dict]:
+    return evaluation.read_csv(os.path.join(run_dir, experiment.EVAL_DIR, "sweep.csv"))
+
+
+def _at(rows: list[dict], value: float) -> dict | None:
+    return next((r for r in rows if abs(r["value"] - value) < 1e-9), None)
+
+
+def summarize_bandit_runs(runs: Mapping[tuple[str, str], str], out_dir: str) -> str:
+    """Builds the comparison of CFGRL (over w) and IQL+AWR (over temperatures) per bandit.
+
+    Args:
+      runs: {(bandit name, agent name): run dir}; agents "cfgrl" and optionally "iql_awr".
+      out_dir: where `summary.csv`, `summary.png` and `reward_vs_w.png` go.
+
+    Returns:
+      The report printed by the quickstart: a table, the checks, and the files written.
+    """
+    bandits = list(dict.fromkeys(name for name, _ in runs))
+    rows, lines, series, reference, panels = [], [], {}, {}, {}
+    columns = ["data", "w=0", "w=1", "w=3", "AWR best"]
+    for name in bandits:
+        cfgrl_dir, awr_dir = runs.get((name, "cfgrl")), runs.get((name, "iql_awr"))
+        if cfgrl_dir is None:
+            continue
+        cfgrl = _sweep(cfgrl_dir)
+        dataset = load_dataset(gin_free_dataset_dir(cfgrl_dir))
+        data_actions = dataset.arrays["actions"]
+        best_possible = float(np.max(bandit.get_bandit(name).expected_reward(data_actions)))
+        r = {w: (_at(cfgrl, w) or {}).get("reward", float("nan")) for w in (0.0, 1.0, 3.0)}
+        best = evaluation.best_row(cfgrl)
+        near_min = min(row["near_data"] for row in cfgrl if row["value"] <= NEAR_DATA_MAX_W)
+        row = {
+            "bandit": name,
+            "reward_w0": r[0.0],
+            "reward_w1": r[1.0],
+            "reward_w3": r[3.0],
+            "best_w": best["value"],
+            "best_w_reward": best["reward"],
+            "min_near_data_w_le_3": near_min,
+            "rises_0_1_3": bool(r[0.0] < r[1.0] < r[3.0]),
+            "near_data_ok": bool(near_min >= NEAR_DATA_FLOOR),
+        }
+        series[name] = [(x["value"], x["reward"] / best_possible) for x in cfgrl]
+        samples = experiment.load_samples(
+            os.path.join(cfgrl_dir, experiment.EVAL_DIR, "samples.npz")
+        )
+        panels[(name, "data")] = (data_actions, np.zeros((0, 2)))
+        for w, col in ((0.0, "w=0"), (1.0, "w=1"), (3.0, "w=3")):
+            if w in samples:
+                panels[(name, col)] = (data_actions, samples[w])
+        if awr_dir is not None:
+            awr = _sweep(awr_dir)
+            awr_best = evaluation.best_row(awr)
+            row.update(
+                awr_best_temperature=awr_best["value"],
+                awr_best_reward=awr_best["reward"],
+                awr_best_near_data=awr_best["near_data"],
+                cfgrl_beats_awr=bool(best["reward"] >= awr_best["reward"]),
+            )
+            reference[name] = awr_best["reward"] / best_possible
+            awr_samples = experiment.load_samples(
+                os.path.join(awr_dir, experiment.EVAL_DIR, "samples.npz")
+            )
+            panels[(name, "AWR best")] = (data_actions, awr_samples[awr_best["value"]])
+        rows.append(row)
+
+    if not rows:
+        return "No CFGRL runs to summarise."
+    csv_path = os.path.join(out_dir, "summary.csv")
+    fileio.atomic_write_text(csv_path, _csv(rows))
+    grid = plotting.plot_summary_grid(
+        panels,
+        os.path.join(out_dir, "summary.png"),
+        row_labels=[r["bandit"] for r in rows],
+        col_labels=[c for c in columns if any(k[1] == c for k in panels)],
+    )
+    curves = plotting.plot_reward_vs_param(
+        series,
+        os.path.join(out_dir, "reward_vs_w.png"),
+        title="CFGRL reward vs guidance weight (dashed: IQL+AWR at its best temperature)",
+        xlabel="guidance weight w",
+        ylabel="mean reward / best reward in the data",
+        reference=reference,
+    )
+    lines.append(_table(rows))
+    lines.append("")
+    for row in rows:
+        checks = [
+            f"reward rises w=0 -> 1 -> 3: {'yes' if row['rises_0_1_3'] else 'NO'}",
+            f"near data >= {NEAR_DATA_FLOOR:.0%} for w <= 3: "
+            + ("yes" if row["near_data_ok"] else "NO"),
+        ]
+        if "cfgrl_beats_awr" in row:
+            checks.append(f"CFGRL best >= AWR best: {'yes' if row['cfgrl_beats_awr'] else 'NO'}")
+        lines.append(f"{row['bandit']:>12}: " + "; ".join(checks))
+    lines += ["", f"Wrote {csv_path}", f"Wrote {grid}", f"Wrote {curves}"]
+    return "\n".join(lines)
+
+
+def gin_free_dataset_dir(run_dir: str) -> str:
+    """The dataset a run trained on, read from its config.gin without disturbing gin's state."""
+    with open(os.path.join(run_dir, "config.gin")) as f:
+        for line in f:
+            if line.strip().startswith("train.dataset_dir"):
+                return str(gin.config.parse_value(line.split("=", 1)[1].strip()))
+    raise FileNotFoundError(f"no train.dataset_dir in {run_dir}/config.gin")
+
+
+def _table(rows: list[dict]) -> str:
+    header = (
+        f"{'bandit':>12} {'w=0':>7} {'w=1':>7} {'w=3':>7} {'best w':>7} {'reward':>7} "
+        f"{'near<=3':>8} {'AWR t':>6} {'AWR rwd':>8} {'AWR near':>9}"
+    )
+    out = [
+        "CFGRL mean reward by guidance weight vs IQL+AWR at its best temperature",
+        "(near<=3: lowest fraction of CFGRL samples within the radius of a dataset action, w <= 3)",
+        header,
+        "-" * len(header),
+    ]
+    for r in rows:
+        awr = (
+            f"{r['awr_best_temperature']:>6g} {r['awr_best_reward']:>8.3f} "
+            f"{r['awr_best_near_data']:>9.3f}"
+            if "awr_best_reward" in r
+            else f"{'-':>6} {'-':>8} {'-':>9}"
+        )
+        out.append(
+            f"{r['bandit']:>12} {r['reward_w0']:>7.3f} {r['reward_w1']:>7.3f} "
+            f"{r['reward_w3']:>7.3f} "
+            f"{r['best_w']:>7g} {r['best_w_reward']:>7.3f} {r['min_near_data_w_le_3']:>8.3f} {awr}"
+        )
+    return "\n".join(out)
+
+
+def _csv(rows: list[dict]) -> str:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    lines = [",".join(keys)]
+    for r in rows:
+        lines.append(",".join(_cell(r.get(k, "")) for k in keys))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

@@ -1,0 +1,40 @@
+"""Shared test setup: 2 logical CPU devices, clean gin state, tiny datasets made in code."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import gin  # noqa: E402
+import pytest  # noqa: E402
+
+from cfgrl_tf.distribute import configure_logical_cpus  # noqa: E402
+
+# Distribution is tested on one CPU split into 2 logical devices. This must happen before
+# TensorFlow initialises its runtime, i.e. before any test creates a tensor.
+configure_logical_cpus(2)
+
+
+@pytest.fixture(autouse=True)
+def _clean_gin():
+    gin.clear_config()
+    yield
+    gin.clear_config()
+
+
+@pytest.fixture
+def tiny_bandit_dir(tmp_path):
+    """A 512-record 8gaussians dataset written through the real writer (2 shards)."""
+    from cfgrl_tf.data import bandit, spec, writer
+
+    arrays, source = bandit.bandit_transitions("8gaussians", num_samples=512, seed=0)
+    path = str(tmp_path / "data" / "8gaussians")
+    writer.write_dataset(
+        arrays,
+        path,
+        features=spec.transition_features(1, 2),
+        num_shards=2,
+        source=source,
+        labels={"optimal": {"rule": "none"}},
+        action_scale=bandit.get_bandit("8gaussians").action_scale,
+    )
+    return path

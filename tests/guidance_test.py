@@ -1,0 +1,279 @@
+"""Tests of the guided flow sampler, against the exact velocity field of a Gaussian mixture.
+
+For the straight path x_t = (1 - t) x0 + t x1 with x0 ~ N(0, I) and x1 ~ sum_k pi_k N(mu_k, s^2 I),
+the marginal velocity is known in closed form, so the sampler can be checked against ground truth
+with no training: w = 0 must reproduce the null mixture, w = 1 the conditional one, and w > 1 must
+stay on the conditional mode. At 0 < w < 1 guidance mixes two fields that disagree, and samples
+land between modes even though both fields are exact (a documented property of CFG, not a bug).
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cfgrl_tf import guidance
+
+MODES = np.array([[0.8, 0.8], [0.8, -0.8], [-0.8, 0.8], [-0.8, -0.8]], np.float32)
+BEST = 1  # the mode at (0.8, -0.8)
+MODE_STD = 0.05
+NULL_WEIGHTS = np.full(4, 0.25, np.float32)
+OPTIMAL_WEIGHTS = np.array([1e-4, 1.0 - 3e-4, 1e-4, 1e-4], np.float32)
+NUM_SAMPLES = 4000
+NUM_FLOW_STEPS = 100
+NEAR = 0.15
+
+
+class MixtureVectorField:
+    """The exact flow-matching velocity of a 2-D Gaussian mixture; label 0 = null, 2 = optimal.
+
+    With s_t^2 = (1 - t)^2 + t^2 s^2 and d_k = x - t mu_k:
+      p(k | x_t) ∝ pi_k exp(-|d_k|^2 / (2 s_t^2)),
+      E[x1 | x_t, k] = mu_k + (t s^2 / s_t^2) d_k,
+      v(x, t) = (sum_k p(k | x_t) E[x1 | x_t, k] - x) / (1 - t).
+    """
+
+    action_dim = 2
+    conditional = True
+
+    def __init__(self):
+        self.means = tf.constant(MODES)
+        self.log_null = tf.math.log(tf.constant(NULL_WEIGHTS))
+        self.log_optimal = tf.math.log(tf.constant(OPTIMAL_WEIGHTS))
+
+    def __call__(self, inputs: dict) -> tf.Tensor:
+        x = inputs["noisy_actions"]  # [N, 2]
+        t = tf.reshape(inputs["times"], [-1, 1, 1])  # [N, 1, 1]
+        labels = inputs["labels"]
+        log_pi = tf.where(
+            tf.equal(labels, 2)[:, None], self.log_optimal[None, :], self.log_null[None, :]
+        )  # [N, K]
+        s2 = MODE_STD**2
+        var_t = (1.0 - t) ** 2 + t**2 * s2  # [N, 1, 1]
+        d = x[:, None, :] - t * self.means[None, :, :]  # [N, K, 2]
+        logits = log_pi - tf.reduce_sum(tf.square(d), axis=-1) / (2.0 * var_t[:, :, 0])
+        posterior = tf.nn.softmax(logits, axis=-1)  # [N, K]
+        conditional_means = self.means[None] + (t * s2 / var_t) * d  # [N, K, 2]
+        x1_mean = tf.reduce_sum(posterior[:, :, None] * conditional_means, axis=1)
+        return (x1_mean - x) / (1.0 - t[:, :, 0])
+
+
+class RecordingField:
+    """Wraps a field and records the inputs of every call."""
+
+    def __init__(self, field):
+        self.field = field
+        self.action_dim = field.action_dim
+        self.conditional = field.conditional
+        self.calls = []
+
+    def __call__(self, inputs):
+        self.calls.append({k: np.asarray(v) for k, v in inputs.items()})
+        return self.field(inputs)
+
+
+class FunctionField:
+    """An unconditional field v = fn(x, t)."""
+
+    action_dim = 2
+    conditional = False
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, inputs):
+        return self.fn(inputs["noisy_actions"], tf.reshape(inputs["times"], [-1, 1]))
+
+
+@pytest.fixture(scope="module")
+def sample():
+    field = MixtureVectorField()
+
+    @tf.function(reduce_retracing=True)
+    def run(guidance_weight, seed):
+        observations = tf.zeros([tf.shape(guidance_weight)[0], 1])
+        labels = tf.fill([tf.shape(guidance_weight)[0]], 2)
+        return guidance.sample_actions(
+            field,
+            observations,
+            seed=seed,
+            num_flow_steps=NUM_FLOW_STEPS,
+            labels=labels,
+            guidance_weight=guidance_weight,
+        )
+
+    def sample_fn(weights, seed=0):
+        weights = tf.constant(np.broadcast_to(np.float32(weights), [NUM_SAMPLES]))
+        return run(weights, tf.constant(seed, tf.int64)).numpy()
+
+    return sample_fn
+
+
+def _distances(actions):
+    return np.linalg.norm(actions[:, None, :] - MODES[None, :, :], axis=-1)  # [N, K]
+
+
+def _near_fraction(actions):
+    return float(np.mean(np.min(_distances(actions), axis=1) < NEAR))
+
+
+def _mode_fractions(actions):
+    distances = _distances(actions)
+    near = np.min(distances, axis=1) < NEAR
+    return np.bincount(np.argmin(distances, axis=1)[near], minlength=4) / len(actions)
+
+
+def test_guided_velocity_formula():
+    rng = np.random.default_rng(0)
+    v_cond = rng.normal(size=(4, 3)).astype(np.float32)
+    v_null = rng.normal(size=(4, 3)).astype(np.float32)
+    w = np.array([0.0, 1.0, 3.0, -0.5], np.float32)
+    out = guidance.guided_velocity(tf.constant(v_cond), tf.constant(v_null), tf.constant(w)).numpy()
+    np.testing.assert_allclose(out, v_null + w[:, None] * (v_cond - v_null), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[0], v_null[0], rtol=1e-6)  # w = 0: unconditional
+    np.testing.assert_allclose(out[1], v_cond[1], rtol=1e-6)  # w = 1: conditional
+
+
+def test_initial_noise_is_seeded_standard_normal():
+    a = guidance.initial_noise(20000, 2, tf.constant(7)).numpy()
+    b = guidance.initial_noise(20000, 2, tf.constant(7, tf.int64)).numpy()
+    c = guidance.initial_noise(20000, 2, tf.constant(8)).numpy()
+    assert a.shape == (20000, 2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    np.testing.assert_allclose(a.mean(axis=0), 0.0, atol=0.03)
+    np.testing.assert_allclose(a.std(axis=0), 1.0, atol=0.03)
+
+
+def test_the_analytic_field_at_t0_points_to_the_target_mean():
+    # At t = 0, x_t is pure noise, so v(x, 0) = E[x1] - x: -x for the symmetric null mixture
+    # and (almost) mu_best - x for the optimal one.
+    field = MixtureVectorField()
+    x = tf.constant([[0.3, -0.2], [0.3, -0.2]])
+    v = field({"noisy_actions": x, "times": tf.zeros([2]), "labels": tf.constant([0, 2])})
+    np.testing.assert_allclose(v.numpy()[0], [-0.3, 0.2], atol=1e-5)
+    np.testing.assert_allclose(v.numpy()[1], MODES[BEST] - [0.3, -0.2], atol=1e-3)
+
+
+def test_w0_samples_the_behaviour_mixture(sample):
+    actions = sample(0.0)
+    assert _near_fraction(actions) >= 0.97
+    np.testing.assert_allclose(_mode_fractions(actions), 0.25, atol=0.03)
+
+
+def test_w1_samples_the_optimal_mode(sample):
+    actions = sample(1.0)
+    assert _mode_fractions(actions)[BEST] >= 0.97
+
+
+def test_w3_sharpens_onto_the_optimal_mode(sample):
+    actions = sample(3.0)
+    assert _mode_fractions(actions)[BEST] >= 0.95
+
+
+def test_w_between_0_and_1_interpolates_and_leaves_the_data(sample):
+    fractions = {w: _mode_fractions(sample(w))[BEST] for w in (0.0, 0.5, 1.0)}
+    assert _near_fraction(sample(0.5)) <= 0.9
+    # The best mode's share still grows with w.
+    assert fractions[0.0] < fractions[0.5] < fractions[1.0]
+
+
+def test_each_row_gets_its_own_guidance_weight(sample):
+    weights = np.where(np.arange(NUM_SAMPLES) % 2 == 0, 0.0, 1.0).astype(np.float32)
+    mixed = sample(weights)
+    behaviour, conditional = mixed[weights == 0.0], mixed[weights == 1.0]
+    assert _near_fraction(behaviour) >= 0.97
+    np.testing.assert_allclose(_mode_fractions(behaviour), 0.25, atol=0.04)
+    assert _mode_fractions(conditional)[BEST] >= 0.97
+    # The field is row-wise, so each row equals the same row of a batch at its weight alone.
+    np.testing.assert_allclose(behaviour, sample(0.0)[weights == 0.0], atol=1e-5)
+    np.testing.assert_allclose(conditional, sample(1.0)[weights == 1.0], atol=1e-5)
+
+
+def test_same_seed_same_actions_different_seed_different(sample):
+    first, again, other = sample(1.5, seed=3), sample(1.5, seed=3), sample(1.5, seed=4)
+    np.testing.assert_array_equal(first, again)
+    assert np.mean(np.any(first != other, axis=1)) > 0.99
+
+
+def test_a_scalar_guidance_weight_is_broadcast():
+    field = MixtureVectorField()
+    observations = tf.zeros([64, 1])
+    labels = tf.fill([64], 2)
+    kwargs = dict(seed=tf.constant(1), num_flow_steps=10, labels=labels)
+    scalar = guidance.sample_actions(field, observations, guidance_weight=2.0, **kwargs)
+    rows = guidance.sample_actions(
+        field, observations, guidance_weight=tf.fill([64], 2.0), **kwargs
+    )
+    np.testing.assert_array_equal(scalar.numpy(), rows.numpy())
+
+
+def test_conditional_field_is_called_once_per_step_with_both_halves():
+    batch, steps = 6, 7
+    field = RecordingField(MixtureVectorField())
+    observations = tf.reshape(tf.range(batch, dtype=tf.float32), [batch, 1])
+    labels = tf.constant([2, 1, 2, 1, 2, 2])
+    guidance.sample_actions(
+        field,
+        observations,
+        seed=tf.constant(0),
+        num_flow_steps=steps,
+        labels=labels,
+        guidance_weight=tf.fill([batch], 2.0),
+    )
+    assert len(field.calls) == steps
+    for step, call in enumerate(field.calls):
+        assert call["observations"].shape == (2 * batch, 1)
+        assert call["noisy_actions"].shape == (2 * batch, 2)
+        assert call["times"].shape == (2 * batch,) and call["labels"].shape == (2 * batch,)
+        # First half: the given condition; second half: the null token on the same rows.
+        np.testing.assert_array_equal(call["labels"], np.concatenate([labels.numpy(), [0] * batch]))
+        np.testing.assert_array_equal(call["observations"][:batch], call["observations"][batch:])
+        np.testing.assert_array_equal(call["observations"][:batch], observations.numpy())
+        np.testing.assert_array_equal(call["noisy_actions"][:batch], call["noisy_actions"][batch:])
+        np.testing.assert_allclose(call["times"], step / steps, rtol=1e-6)
+
+
+def test_unconditional_field_is_called_once_per_step_with_the_batch():
+    batch, steps = 5, 4
+    field = RecordingField(FunctionField(lambda x, t: tf.zeros_like(x)))
+    guidance.sample_actions(field, tf.zeros([batch, 3]), seed=tf.constant(0), num_flow_steps=steps)
+    assert len(field.calls) == steps
+    for step, call in enumerate(field.calls):
+        assert "labels" not in call
+        assert call["observations"].shape == (batch, 3)
+        assert call["noisy_actions"].shape == (batch, 2)
+        np.testing.assert_allclose(call["times"], np.full(batch, step / steps), rtol=1e-6)
+
+
+def test_conditional_field_without_labels_or_weight_raises():
+    field = MixtureVectorField()
+    with pytest.raises(ValueError, match="labels"):
+        guidance.sample_actions(field, tf.zeros([2, 1]), seed=tf.constant(0), num_flow_steps=2)
+    with pytest.raises(ValueError, match="guidance_weight"):
+        guidance.sample_actions(
+            field, tf.zeros([2, 1]), seed=tf.constant(0), num_flow_steps=2, labels=tf.fill([2], 2)
+        )
+
+
+def test_euler_integration_and_clipping():
+    batch, steps = 256, 8
+    noise = guidance.initial_noise(batch, 2, tf.constant(5)).numpy()
+    # v = t integrates (left Euler, t_k = k / N) to sum_k k / N^2 = (N - 1) / (2N), not 1/2.
+    actions = guidance.sample_actions(
+        FunctionField(lambda x, t: tf.broadcast_to(t, tf.shape(x))),
+        tf.zeros([batch, 1]),
+        seed=tf.constant(5),
+        num_flow_steps=steps,
+    ).numpy()
+    expected = np.clip(noise + (steps - 1) / (2 * steps), -1.0, 1.0)
+    np.testing.assert_allclose(actions, expected, atol=1e-5)
+    # A constant velocity of 3 carries everything past the action range: clipped to [-1, 1].
+    pushed = guidance.sample_actions(
+        FunctionField(lambda x, t: tf.fill(tf.shape(x), 3.0)),
+        tf.zeros([batch, 1]),
+        seed=tf.constant(5),
+        num_flow_steps=steps,
+    ).numpy()
+    assert pushed.min() >= -1.0 and pushed.max() <= 1.0
+    np.testing.assert_allclose(pushed, np.clip(noise + 3.0, -1.0, 1.0), atol=1e-5)
+    assert np.mean(pushed == 1.0) > 0.9

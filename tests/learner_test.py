@@ -1,0 +1,150 @@
+"""Learner: exact resume, total-step semantics, distribution, logging, non-finite losses."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from testutil import tiny_arrays
+
+from cfgrl_tf import distribute
+from cfgrl_tf.agents import CFGRLAgent, IQLCritic
+from cfgrl_tf.data import reader, spec, writer
+from cfgrl_tf.errors import TrainingError
+from cfgrl_tf.learner import Learner
+
+
+def _agent_fn(**dims):
+    return CFGRLAgent(
+        critic=IQLCritic(hidden_dims=(32, 32)), hidden_dims=(32, 32), num_flow_steps=4, **dims
+    )
+
+
+def _dataset(tmp_path, name="data", **kwargs) -> reader.Dataset:
+    path = str(tmp_path / name)
+    writer.write_dataset(
+        tiny_arrays(**kwargs),
+        path,
+        features=spec.transition_features(1, 2),
+        num_shards=2,
+        source={"name": "test/tiny", "seed": 0},
+        labels={"optimal": {"rule": "none"}},
+        action_scale=1.0,
+    )
+    return reader.load_dataset(path)
+
+
+def _learner(dataset, root_dir, strategy=None, **kwargs) -> Learner:
+    defaults = dict(batch_size=32, seed=3, steps_per_loop=10, checkpoint_interval=10)
+    defaults.update(kwargs)
+    return Learner(
+        _agent_fn, dataset, str(root_dir), strategy or tf.distribute.get_strategy(), **defaults
+    )
+
+
+def _weights(learner: Learner) -> list[np.ndarray]:
+    weights = [v.numpy() for v in learner.agent.weights]
+    assert len(weights) > 20  # Guards against comparing empty lists.
+    return weights
+
+
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    dataset = _dataset(tmp_path)
+    straight = _learner(dataset, tmp_path / "straight")
+    straight.train(40, log_interval=20)
+
+    first = _learner(dataset, tmp_path / "resumed")
+    first.train(20, log_interval=20)
+    second = _learner(dataset, tmp_path / "resumed")  # A new process would do just this.
+    assert second.current_step == 20
+    second.train(40, log_interval=20)
+
+    assert second.current_step == straight.current_step == 40
+    for a, b in zip(_weights(straight), _weights(second), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # The optimizer state was restored too (Adam's step counter).
+    assert int(second.agent.actor_optimizer.iterations.numpy()) == 40
+
+
+def test_a_different_seed_gives_different_weights(tmp_path):
+    dataset = _dataset(tmp_path)
+    a = _learner(dataset, tmp_path / "a", seed=1)
+    b = _learner(dataset, tmp_path / "b", seed=2)
+    a.train(10, log_interval=10)
+    b.train(10, log_interval=10)
+    assert any(not np.array_equal(x, y) for x, y in zip(_weights(a), _weights(b), strict=True))
+
+
+def test_num_steps_is_a_total_across_restarts(tmp_path, capsys):
+    dataset = _dataset(tmp_path)
+    _learner(dataset, tmp_path / "run").train(20, log_interval=10)
+    again = _learner(dataset, tmp_path / "run")
+    before = _weights(again)
+    assert again.train(20) == {}
+    assert "nothing to train" in capsys.readouterr().out
+    for a, b in zip(before, _weights(again), strict=True):
+        np.testing.assert_array_equal(a, b)
+    again.train(30, log_interval=10)
+    assert again.current_step == 30
+    assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")).endswith("ckpt-30")
+
+
+def test_logs_csv_and_tensorboard_events(tmp_path):
+    dataset = _dataset(tmp_path)
+    learner = _learner(dataset, tmp_path / "run")
+    last = learner.train(30, log_interval=10)
+    assert np.isfinite(last["actor/flow_loss"]) and last["perf/steps_per_second"] > 0
+    with open(tmp_path / "run" / "train" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [10, 20, 30]
+    assert {"critic/q_loss", "critic/value_loss", "actor/flow_loss"} <= set(rows[0])
+    events = [f for f in os.listdir(tmp_path / "run" / "train") if f.startswith("events.out")]
+    assert events
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    strategy = distribute.make_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2
+    dataset = _dataset(tmp_path, reward_scale=1.0)
+    learner = _learner(dataset, tmp_path / "mirrored", strategy=strategy, batch_size=64)
+    first = learner.train(10, log_interval=10)
+    last = learner.train(200, log_interval=190)
+    assert learner.current_step == 200
+    assert last["actor/flow_loss"] < first["actor/flow_loss"]
+    # The critic learned the reward (1 for a0 > 0, else 0): its mean Q is near the data mean 0.5.
+    assert abs(last["critic/q_mean"] - 0.5) < 0.15
+    # Every variable is mirrored on both devices and the copies agree.
+    for v in learner.agent.weights:
+        copies = strategy.experimental_local_results(v.value)  # The tf.Variable under Keras.
+        assert type(v.value).__name__ == "MirroredVariable"
+        assert len(copies) == 2
+        np.testing.assert_array_equal(copies[0].numpy(), copies[1].numpy())
+
+    # The checkpoint restores into an undistributed learner.
+    plain = _learner(dataset, tmp_path / "mirrored")
+    assert plain.current_step == 200
+    for a, b in zip(_weights(learner), _weights(plain), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_batch_that_does_not_split_over_replicas_is_refused(tmp_path):
+    strategy = distribute.make_strategy("mirrored")
+    with pytest.raises(TrainingError, match="batch_size=33 does not split over 2 replicas"):
+        _learner(_dataset(tmp_path), tmp_path / "run", strategy=strategy, batch_size=33)
+
+
+def test_non_finite_loss_stops_and_names_the_metric_without_saving(tmp_path):
+    good = _dataset(tmp_path, name="good")
+    run = tmp_path / "run"
+    _learner(good, run).train(10, log_interval=10)
+    ckpt_dir = run / "checkpoints"
+    saved = sorted(os.listdir(ckpt_dir))
+
+    # Rewards of 1e30 are finite on disk but square to infinity in the Q loss.
+    bad = _dataset(tmp_path, name="bad", reward_scale=1e30)
+    learner = _learner(bad, run)
+    with pytest.raises(TrainingError, match=r"non-finite .*critic/q_loss.* at step 11") as info:
+        learner.train(30, log_interval=10)
+    assert "ckpt-10" in str(info.value)
+    assert sorted(os.listdir(ckpt_dir)) == saved
