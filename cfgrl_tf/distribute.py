@@ -31,6 +31,19 @@ def configure_logical_cpus(num_devices: int) -> None:
             ) from None
 
 
+def worker_id(strategy: tf.distribute.Strategy) -> tuple[bool, int]:
+    """(is_chief, task index) of this process in a multi-worker cluster; (True, 0) otherwise.
+
+    Only the chief writes a run's files; with no `chief` task in the cluster, worker 0 is chief.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True, 0
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    task_type, index = resolver.task_type, int(resolver.task_id or 0)
+    return task_type == "chief" or (not has_chief and task_type == "worker" and index == 0), index
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
     """Returns the named strategy.
 
@@ -42,6 +55,9 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     Raises:
       UserError: an unknown name.
     """
+    if name == "multi_worker":
+        # Before anything lists devices: collective ops must be set up before TF initialises.
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "default":
         return tf.distribute.get_strategy()
@@ -55,6 +71,4 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy(
             devices=cpus, cross_device_ops=tf.distribute.ReductionToOneDevice()
         )
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     raise UserError(f"--strategy={name!r} is not known; expected one of {', '.join(STRATEGIES)}")

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from cfgrl_tf import distribute
 from cfgrl_tf.agents.base import Agent
 from cfgrl_tf.data.reader import Dataset, make_batch_dataset
 from cfgrl_tf.errors import TrainingError
@@ -96,11 +97,24 @@ class Learner:
                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
             )
         self.checkpoint = tf.train.Checkpoint(step=self.step, **self.agent.checkpoint_items())
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(root_dir, CHECKPOINT_DIR), max_to_keep=max_checkpoints
+        self.is_chief, task = distribute.worker_id(strategy)
+        checkpoint_dir = os.path.join(root_dir, CHECKPOINT_DIR)
+        # Saving is collective: every worker saves, but only the chief into the run's folder;
+        # the others write to a scratch folder of their own, so files never collide.
+        save_dir = (
+            checkpoint_dir if self.is_chief else os.path.join(checkpoint_dir, f".worker-{task}")
         )
-        self.restored_from = self.manager.restore_or_initialize()
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, save_dir, max_to_keep=max_checkpoints if self.is_chief else 1
+        )
+        self.restored_from = tf.train.latest_checkpoint(checkpoint_dir)
+        if self.restored_from:
+            self.checkpoint.restore(self.restored_from)
         self._iterator = None
+        # One compiled replica step, shared by both places the loop calls it (one XLA compile).
+        self._replica_fn = (
+            tf.function(self._replica_step, jit_compile=True) if jit_compile else self._replica_step
+        )
         self._loop = tf.function(self._train_loop)
 
     @property
@@ -138,10 +152,7 @@ class Learner:
 
     def _one_step(self, iterator):
         batch = next(iterator)
-        replica_fn = self._replica_step
-        if self.jit_compile:
-            replica_fn = tf.function(replica_fn, jit_compile=True)
-        per_replica = self.strategy.run(replica_fn, args=(batch,))
+        per_replica = self.strategy.run(self._replica_fn, args=(batch,))
         metrics = {
             k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for k, v in per_replica.items()
@@ -202,7 +213,11 @@ class Learner:
         if self._iterator is None:
             self._iterator = self._make_iterator()
 
-        writer = tf.summary.create_file_writer(os.path.join(self.root_dir, "train"))
+        writer = (
+            tf.summary.create_file_writer(os.path.join(self.root_dir, "train"))
+            if self.is_chief
+            else tf.summary.create_noop_writer()
+        )
         csv_path = os.path.join(self.root_dir, "train", "metrics.csv")
         sums: dict[str, float] = {}
         count = 0
@@ -250,6 +265,8 @@ class Learner:
         return last
 
     def _log(self, writer, csv_path: str, step: int, metrics: dict[str, float]) -> None:
+        if not self.is_chief:
+            return
         with writer.as_default(step=step):
             for k, v in metrics.items():
                 tf.summary.scalar(k, v)

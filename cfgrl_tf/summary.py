@@ -6,6 +6,7 @@ re-run on old run dirs.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 
@@ -19,6 +20,17 @@ from cfgrl_tf.data.reader import load_dataset
 # The issue's bar: at least this fraction of samples near the data at every w <= NEAR_DATA_MAX_W.
 NEAR_DATA_FLOOR = 0.95
 NEAR_DATA_MAX_W = 3.0
+
+
+def trend(a: dict, b: dict) -> str:
+    """How reward moves from row `a` to row `b`: "rises", "holds" (within 2 standard errors of
+    the difference of the two sample means) or "falls"."""
+    se = math.sqrt(
+        a["reward_std"] ** 2 / a["num_samples"] + b["reward_std"] ** 2 / b["num_samples"]
+    )
+    if b["reward"] > a["reward"] + 2 * se:
+        return "rises"
+    return "holds" if b["reward"] >= a["reward"] - 2 * se else "falls"
 
 
 def _sweep(run_dir: str) -> list[dict]:
@@ -50,7 +62,10 @@ def summarize_bandit_runs(runs: Mapping[tuple[str, str], str], out_dir: str) -> 
         dataset = load_dataset(gin_free_dataset_dir(cfgrl_dir))
         data_actions = dataset.arrays["actions"]
         best_possible = float(np.max(bandit.get_bandit(name).expected_reward(data_actions)))
-        r = {w: (_at(cfgrl, w) or {}).get("reward", float("nan")) for w in (0.0, 1.0, 3.0)}
+        at = {w: _at(cfgrl, w) for w in (0.0, 1.0, 3.0)}
+        if any(row is None for row in at.values()):
+            raise ValueError(f"{cfgrl_dir}: the sweep must include w = 0, 1 and 3")
+        r = {w: row["reward"] for w, row in at.items()}
         best = evaluation.best_row(cfgrl)
         near_min = min(row["near_data"] for row in cfgrl if row["value"] <= NEAR_DATA_MAX_W)
         row = {
@@ -61,7 +76,8 @@ def summarize_bandit_runs(runs: Mapping[tuple[str, str], str], out_dir: str) -> 
             "best_w": best["value"],
             "best_w_reward": best["reward"],
             "min_near_data_w_le_3": near_min,
-            "rises_0_1_3": bool(r[0.0] < r[1.0] < r[3.0]),
+            "trend_0_1": trend(at[0.0], at[1.0]),
+            "trend_1_3": trend(at[1.0], at[3.0]),
             "near_data_ok": bool(near_min >= NEAR_DATA_FLOOR),
         }
         series[name] = [(x["value"], x["reward"] / best_possible) for x in cfgrl]
@@ -108,9 +124,12 @@ def summarize_bandit_runs(runs: Mapping[tuple[str, str], str], out_dir: str) -> 
     )
     lines.append(_table(rows))
     lines.append("")
+    lines.append(
+        "Checks (rises/holds/falls: beyond, within, or below 2 standard errors of the difference):"
+    )
     for row in rows:
         checks = [
-            f"reward rises w=0 -> 1 -> 3: {'yes' if row['rises_0_1_3'] else 'NO'}",
+            f"reward w=0 -> 1 {row['trend_0_1']}, w=1 -> 3 {row['trend_1_3']}",
             f"near data >= {NEAR_DATA_FLOOR:.0%} for w <= 3: "
             + ("yes" if row["near_data_ok"] else "NO"),
         ]

@@ -33,7 +33,9 @@ def test_the_bandit_pipelines_are_all_there():
 
 @pytest.mark.parametrize("path", _BUILDS, ids=lambda p: os.path.relpath(p, _PIPELINES))
 def test_pipeline_builds(path, tmp_path):
-    common.parse_gin([path], ["bandit_source.num_samples = 40", "build_dataset.num_shards = 2"])
+    common.parse_gin(
+        [path], ["bandit_source.num_samples = 40", "build_dataset.num_shards = 2"], tree="pipelines"
+    )
     build.build_dataset(str(tmp_path / "ds"))
     dataset = reader.load_dataset(str(tmp_path / "ds"))
     assert dataset.num_records == 40 and len(dataset.info.shards) == 2
@@ -45,7 +47,7 @@ def test_pipeline_builds(path, tmp_path):
 
 @pytest.mark.parametrize("path", _FRAGMENTS, ids=lambda p: os.path.relpath(p, _PIPELINES))
 def test_fragment_parses_and_is_included(path):
-    common.parse_gin([path], [])
+    common.parse_gin([path], [], tree="pipelines")
     include = f"include '{os.path.relpath(path, _PIPELINES)}'"
     includers = []
     for other in _BUILDS:

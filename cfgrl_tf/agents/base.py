@@ -29,6 +29,17 @@ def apply_gradients(
     return tf.linalg.global_norm(grads)
 
 
+def polyak_update(target: keras.Model, source: keras.Model, rate: float) -> None:
+    """target <- rate * source + (1 - rate) * target, weight by weight (cross-replica context)."""
+    for t, s in zip(target.weights, source.weights, strict=True):
+        t.assign(rate * s + (1.0 - rate) * t)
+
+
+def copy_weights(target: keras.Model, source: keras.Model) -> None:
+    """target <- source, weight by weight."""
+    polyak_update(target, source, 1.0)
+
+
 def average(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
     """The replica's share of the global-batch mean."""
     return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)

@@ -22,7 +22,7 @@ import tensorflow as tf
 from cfgrl_tf import guidance
 from cfgrl_tf.agents.base import Agent, Sweep, average, split_seed
 from cfgrl_tf.agents.critic import IQLCritic
-from cfgrl_tf.agents.flow import flow_actor_step
+from cfgrl_tf.agents.flow import EMAFlow, flow_actor_step
 from cfgrl_tf.data.spec import NO_LABEL
 from cfgrl_tf.errors import DatasetError
 from cfgrl_tf.evaluation import DEFAULT_GUIDANCE_WEIGHTS
@@ -47,6 +47,8 @@ class CFGRLAgent(Agent):
       learning_rate: Adam learning rate of the flow.
       num_flow_steps: Euler steps when sampling.
       jit_sampler: compile the sampler's flow integration with XLA.
+      ema_decay: sampling uses an exponential moving average of the flow weights with this
+        decay per step (0: the online weights).
       label_dropout: probability of replacing the label with the null token (the paper's 0.1).
       optimality_threshold: a transition is optimal when A(s, a) >= this.
       label_source: "critic" (labels from the critic at every step) or "dataset" (the dataset's
@@ -64,8 +66,9 @@ class CFGRLAgent(Agent):
         critic: IQLCritic | None = None,
         hidden_dims: Sequence[int] = (256, 256, 256),
         learning_rate: float = 3e-4,
-        num_flow_steps: int = 10,
+        num_flow_steps: int = 16,
         jit_sampler: bool = True,
+        ema_decay: float = 0.999,
         label_dropout: float = 0.1,
         optimality_threshold: float = 0.0,
         label_source: str = "critic",
@@ -83,15 +86,26 @@ class CFGRLAgent(Agent):
         self.optimality_threshold = float(optimality_threshold)
         self.label_source = label_source
         self.guidance_weights = tuple(float(w) for w in guidance_weights)
-        self.vector_field = ConditionalVectorField(
-            action_dim, hidden_dims, num_labels=2, name="vector_field"
+        self.flow = EMAFlow(
+            lambda name: ConditionalVectorField(action_dim, hidden_dims, num_labels=2, name=name),
+            ema_decay,
         )
+        self.vector_field = self.flow.online
         self.actor_optimizer = keras.optimizers.Adam(learning_rate)
 
     def build(self) -> None:
         batch = self.dummy_batch()
         self.critic.build(batch)
-        self.sample_actions(batch["observations"], tf.ones([2]), tf.constant(0))
+        for net in self.flow.networks().values():
+            guidance.sample_actions(
+                net,
+                batch["observations"],
+                seed=tf.constant(0),
+                num_flow_steps=1,
+                labels=tf.fill([2], OPTIMAL_LABEL),
+                guidance_weight=tf.ones([2]),
+            )
+        self.flow.sync()
         self.actor_optimizer.build(self.vector_field.trainable_variables)
 
     def check_dataset(self, arrays: dict, path: str) -> None:
@@ -133,11 +147,12 @@ class CFGRLAgent(Agent):
 
     def update_targets(self) -> None:
         self.critic.update_targets()
+        self.flow.update()
 
     def sample_actions(self, observations, sweep_values, seed):
         batch_size = tf.shape(observations)[0]
         return guidance.sample_actions(
-            self.vector_field,
+            self.flow.sampling,
             observations,
             seed=seed,
             num_flow_steps=self.num_flow_steps,
@@ -147,13 +162,13 @@ class CFGRLAgent(Agent):
         )
 
     def networks(self) -> dict:
-        return {"vector_field": self.vector_field, **self.critic.networks()}
+        return {**self.flow.networks(), **self.critic.networks()}
 
     def optimizers(self) -> dict:
         return {"actor": self.actor_optimizer, **self.critic.optimizers()}
 
     def sampling_networks(self) -> dict:
-        return {"vector_field": self.vector_field}
+        return {"vector_field": self.flow.sampling}
 
     def eval_sweep(self) -> Sweep:
         return Sweep("guidance_weight", self.guidance_weights)

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from cfgrl_tf import losses
-from cfgrl_tf.agents.base import apply_gradients, average
+from cfgrl_tf.agents.base import apply_gradients, average, copy_weights, polyak_update
 from cfgrl_tf.networks import TwinQNetwork, ValueNetwork
 
 
@@ -57,8 +57,7 @@ class IQLCritic(tf.Module):
         self.value(batch)
         self.q(batch)
         self.target_q(batch)
-        for target, source in zip(self.target_q.weights, self.q.weights, strict=True):
-            target.assign(source)
+        copy_weights(self.target_q, self.q)
         self.value_optimizer.build(self.value.trainable_variables)
         self.q_optimizer.build(self.q.trainable_variables)
 
@@ -95,9 +94,7 @@ class IQLCritic(tf.Module):
         return tf.stop_gradient(q - self.value(batch))
 
     def update_targets(self) -> None:
-        rate = self.target_update_rate
-        for target, source in zip(self.target_q.weights, self.q.weights, strict=True):
-            target.assign(rate * source + (1.0 - rate) * target)
+        polyak_update(self.target_q, self.q, self.target_update_rate)
 
 
 def _num_replicas() -> int:

@@ -6,7 +6,46 @@ import keras
 import tensorflow as tf
 
 from cfgrl_tf import losses
-from cfgrl_tf.agents.base import apply_gradients, average, split_seed
+from cfgrl_tf.agents.base import apply_gradients, average, copy_weights, polyak_update, split_seed
+
+
+class EMAFlow:
+    """The flow network plus an exponential moving average of it, which sampling uses.
+
+    Guidance multiplies the learned difference v_cond - v_null by w, so noise in the last
+    weights is amplified at large w; averaging the weights (as diffusion policies do, e.g.
+    Diffusion-QL) keeps the guided policy stable from one evaluation to the next.
+
+    Args:
+      make: builds a fresh `ConditionalVectorField` given a name.
+      decay: EMA decay per train step; 0 samples the online network itself.
+    """
+
+    def __init__(self, make, decay: float):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"ema_decay={decay}: expected a value in [0, 1)")
+        self.decay = float(decay)
+        self.online = make("vector_field")
+        self.ema = make("ema_vector_field") if self.decay > 0 else None
+
+    @property
+    def sampling(self) -> keras.Model:
+        return self.ema if self.ema is not None else self.online
+
+    def networks(self) -> dict:
+        nets = {"vector_field": self.online}
+        if self.ema is not None:
+            nets["ema_vector_field"] = self.ema
+        return nets
+
+    def sync(self) -> None:
+        """Starts the average at the online weights (after both are built)."""
+        if self.ema is not None:
+            copy_weights(self.ema, self.online)
+
+    def update(self) -> None:
+        if self.ema is not None:
+            polyak_update(self.ema, self.online, 1.0 - self.decay)
 
 
 def flow_actor_step(

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from cfgrl_tf import guidance
 from cfgrl_tf.agents.base import Agent, Sweep
-from cfgrl_tf.agents.flow import flow_actor_step
+from cfgrl_tf.agents.flow import EMAFlow, flow_actor_step
 from cfgrl_tf.networks import ConditionalVectorField
 
 
@@ -25,6 +25,8 @@ class FlowBCAgent(Agent):
       learning_rate: Adam learning rate.
       num_flow_steps: Euler steps when sampling.
       jit_sampler: compile the sampler's flow integration with XLA.
+      ema_decay: sampling uses an exponential moving average of the flow weights with this
+        decay per step (0: the online weights).
     """
 
     name = "flow_bc"
@@ -35,18 +37,26 @@ class FlowBCAgent(Agent):
         action_dim: int,
         hidden_dims: Sequence[int] = (256, 256, 256),
         learning_rate: float = 3e-4,
-        num_flow_steps: int = 10,
+        num_flow_steps: int = 16,
         jit_sampler: bool = True,
+        ema_decay: float = 0.999,
     ):
         super().__init__(observation_dim, action_dim)
         self.num_flow_steps = int(num_flow_steps)
         self.jit_sampler = bool(jit_sampler)
-        self.vector_field = ConditionalVectorField(action_dim, hidden_dims, name="vector_field")
+        self.flow = EMAFlow(
+            lambda name: ConditionalVectorField(action_dim, hidden_dims, name=name), ema_decay
+        )
+        self.vector_field = self.flow.online
         self.actor_optimizer = keras.optimizers.Adam(learning_rate)
 
     def build(self) -> None:
         batch = self.dummy_batch()
-        self.sample_actions(batch["observations"], tf.zeros([2]), tf.constant(0))
+        for net in self.flow.networks().values():
+            guidance.sample_actions(
+                net, batch["observations"], seed=tf.constant(0), num_flow_steps=1
+            )
+        self.flow.sync()
         self.actor_optimizer.build(self.vector_field.trainable_variables)
 
     def train_step(self, batch, seed, global_batch_size):
@@ -57,7 +67,7 @@ class FlowBCAgent(Agent):
     def sample_actions(self, observations, sweep_values, seed):
         del sweep_values  # An unconditional flow has no knob.
         return guidance.sample_actions(
-            self.vector_field,
+            self.flow.sampling,
             observations,
             seed=seed,
             num_flow_steps=self.num_flow_steps,
@@ -65,13 +75,16 @@ class FlowBCAgent(Agent):
         )
 
     def networks(self) -> dict:
-        return {"vector_field": self.vector_field}
+        return self.flow.networks()
 
     def optimizers(self) -> dict:
         return {"actor": self.actor_optimizer}
 
+    def update_targets(self) -> None:
+        self.flow.update()
+
     def sampling_networks(self) -> dict:
-        return {"vector_field": self.vector_field}
+        return {"vector_field": self.flow.sampling}
 
     def eval_sweep(self) -> Sweep:
         return Sweep("none", (0.0,))

@@ -137,6 +137,14 @@ def read_flags_json(root_dir: str) -> dict:
         return json.load(f)
 
 
+def no_positional_args(argv: Sequence[str]) -> None:
+    """Every binary takes flags only; a stray word is most likely a flag missing its `--`."""
+    if len(argv) > 1:
+        raise errors.UserError(
+            f"unexpected arguments {' '.join(argv[1:])!r}: every option is a --flag (see --help)"
+        )
+
+
 def one_line(error: BaseException) -> str:
     """An error's message on one line, without the call context gin appends to it."""
     lines = [line.strip() for line in str(error).splitlines()]
@@ -174,6 +182,8 @@ def quiet_tensorflow() -> None:
     """Hides TensorFlow's C++ INFO and WARNING logs (set before TF is imported).
 
     TF 2.21 still prints a few lines at start-up (oneDNN, CUDA probes) before its logging reads
-    this setting; they are harmless.
+    this setting; they are harmless. TF's Python INFO lines (e.g. checkpoint sharding timings)
+    are hidden too; cfgrl_tf's own progress lines are not.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)

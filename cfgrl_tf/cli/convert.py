@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from absl import app, flags
 
-from cfgrl_tf import errors
 from cfgrl_tf.cli import common
 
 common.define_gin_flags()
@@ -32,8 +31,7 @@ def main(argv: Sequence[str]) -> None:
       UserError: bad flags, gin files or bindings, or a dataset that cannot be written; printed
         on one line by `user_errors_exit`, which exits with status 2.
     """
-    if len(argv) > 1:
-        raise errors.UserError(f"unexpected arguments: {' '.join(argv[1:])}")
+    common.no_positional_args(argv)
     common.quiet_tensorflow()
     # Imported here, after quiet_tensorflow(), because it imports TensorFlow.
     from cfgrl_tf.data import build

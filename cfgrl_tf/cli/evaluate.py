@@ -23,8 +23,7 @@ FLAGS = flags.FLAGS
 
 @common.user_errors_exit
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    common.no_positional_args(argv)
     experiment.parse_run_config(FLAGS.root_dir, FLAGS.gin_bindings)
     agent, step, dataset_dir = experiment.restore_agent(FLAGS.root_dir)
     print(f"Evaluating {agent.name} at step {step} on {dataset_dir}", flush=True)

@@ -24,8 +24,7 @@ FLAGS = flags.FLAGS
 
 @common.user_errors_exit
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    common.no_positional_args(argv)
     experiment.parse_run_config(FLAGS.root_dir)
     path = experiment.export_run(FLAGS.root_dir, temperature=FLAGS.temperature)
     print(f"Exported SavedModel to {path}", flush=True)

@@ -59,8 +59,7 @@ def _train(agent: str, data_dir: str, run_dir: str, strategy) -> None:
 
 @common.user_errors_exit
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    common.no_positional_args(argv)
     unknown = sorted(set(FLAGS.bandits) - set(bandit.BANDITS))
     if unknown:
         raise UserError(f"--bandits: unknown {unknown}; choose from {', '.join(bandit.BANDITS)}")

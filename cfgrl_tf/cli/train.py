@@ -27,12 +27,13 @@ FLAGS = flags.FLAGS
 
 @common.user_errors_exit
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    common.no_positional_args(argv)
     distribute.configure_logical_cpus(FLAGS.num_cpu_devices)
     common.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings, FLAGS.gin_search_path)
     strategy = distribute.make_strategy(FLAGS.strategy)
-    common.write_run_config(FLAGS.root_dir, FLAGS.gin_file, FLAGS.gin_bindings)
+    is_chief, _ = distribute.worker_id(strategy)
+    if is_chief:  # In a multi-worker run only the chief writes the run's files.
+        common.write_run_config(FLAGS.root_dir, FLAGS.gin_file, FLAGS.gin_bindings)
     written = []
 
     def on_log(step, metrics):
@@ -42,7 +43,8 @@ def main(argv):
             written.append(True)
 
     experiment.train(FLAGS.root_dir, strategy, on_log=on_log)
-    common.write_operative_config(FLAGS.root_dir)
+    if is_chief:
+        common.write_operative_config(FLAGS.root_dir)
 
 
 def run():

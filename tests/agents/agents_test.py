@@ -82,7 +82,8 @@ def test_compiled_train_step_returns_finite_metrics_and_updates_weights(name):
     actor_vars = (
         [v for p in networks["policies"] for v in p.trainable_variables]
         if "policies" in networks
-        else networks["vector_field"].trainable_variables
+        # The online flow is what a gradient step trains (sampling reads its moving average).
+        else agent.vector_field.trainable_variables
     )
     assert actor_vars
     before = [v.numpy().copy() for v in actor_vars]
@@ -296,3 +297,24 @@ def test_iql_awr_samples_from_the_head_of_the_nearest_temperature():
 def test_invalid_constructor_arguments_raise(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("name", ["cfgrl", "flow_bc"])
+def test_sampling_uses_an_exponential_moving_average_of_the_flow(name):
+    agent = _make(name)
+    online, ema = agent.vector_field, agent.sampling_networks()["vector_field"]
+    assert ema is not online and ema is agent.flow.ema
+    for a, b in zip(ema.weights, online.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # build() starts them equal.
+    before = [w.numpy().copy() for w in ema.weights]
+    batch = _bandit_batch(64, random_observations=True)
+    agent.train_step(batch, SEED, 64)
+    agent.update_targets()
+    decay = agent.flow.decay
+    for old, new, live in zip(before, ema.weights, online.weights, strict=True):
+        np.testing.assert_allclose(
+            new.numpy(), decay * old + (1 - decay) * live.numpy(), rtol=1e-5, atol=1e-7
+        )
+    # ema_decay=0 samples the online network itself.
+    plain = _make(name, ema_decay=0.0)
+    assert plain.sampling_networks()["vector_field"] is plain.vector_field

@@ -1,0 +1,72 @@
+"""Every experiment gin file under gin/ parses, builds its agent and trains a few steps."""
+
+import glob
+import os
+
+import gin
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cfgrl_tf import experiment
+from cfgrl_tf.cli import common
+from cfgrl_tf.evaluation import read_csv
+
+_GIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin")
+_ALL = sorted(glob.glob(os.path.join(_GIN, "**", "*.gin"), recursive=True))
+# Files meant to be included after an agent's file, and fragments included by agent files.
+_OVERLAYS = [p for p in _ALL if os.path.basename(p) == "paper_size.gin"]
+_FRAGMENTS = [p for p in _ALL if os.path.basename(p) == "common.gin"]
+_AGENT_FILES = [p for p in _ALL if p not in _OVERLAYS + _FRAGMENTS]
+
+_TINY = [
+    "train.num_steps = 4",
+    "train.steps_per_loop = 2",
+    "train.log_interval = 2",
+    "train.batch_size = 16",
+    "train.jit_compile = False",
+    "IQLCritic.hidden_dims = (16,)",
+    "CFGRLAgent.hidden_dims = (16,)",
+    "FlowBCAgent.hidden_dims = (16,)",
+    "IQLAWRAgent.hidden_dims = (16,)",
+    "evaluate_agent.num_samples = 50",
+    "evaluate_agent.plot = False",
+]
+
+
+def _rel(path):
+    return os.path.relpath(path, _GIN)
+
+
+def test_every_bandit_agent_has_a_gin_file():
+    assert {"bandit/cfgrl.gin", "bandit/flow_bc.gin", "bandit/iql_awr.gin"} <= set(
+        map(_rel, _AGENT_FILES)
+    )
+
+
+@pytest.mark.parametrize("path", _AGENT_FILES, ids=_rel)
+def test_agent_file_trains_and_evaluates(path, tiny_bandit_dir, tmp_path):
+    common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_bandit_dir}'", *_TINY])
+    root = str(tmp_path / "run")
+    learner = experiment.train(root, tf.distribute.get_strategy())
+    assert learner.current_step == 4
+    rows = read_csv(os.path.join(root, "eval", "sweep.csv"))
+    assert [r["value"] for r in rows] == list(learner.agent.eval_sweep().values)
+    assert all(np.isfinite(r["reward"]) and 0.0 <= r["near_data"] <= 1.0 for r in rows)
+
+
+@pytest.mark.parametrize("path", _OVERLAYS, ids=_rel)
+def test_paper_size_overlay_scales_every_agent(path):
+    for agent_file in _AGENT_FILES:
+        gin.clear_config()
+        common.parse_gin([_rel(agent_file), _rel(path)], ["train.dataset_dir = 'unused'"])
+        assert gin.query_parameter("train.batch_size") == 1024
+        assert gin.query_parameter("train.num_steps") == 1_000_000
+        agent_fn = gin.query_parameter("train.agent").scoped_configurable_fn
+        agent = agent_fn(observation_dim=1, action_dim=2)
+        sizes = {
+            tuple(net.hidden_dims)
+            for net in agent.networks().values()
+            if hasattr(net, "hidden_dims")
+        }
+        assert sizes == {(512, 512, 512, 512)}, (agent_file, sizes)
