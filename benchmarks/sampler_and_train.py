@@ -137,7 +137,7 @@ def tiny_dataset(folder, num=20000):
     return reader.load_dataset(folder)
 
 
-def bench_train(hidden, batch, steps, dataset, workdir):
+def bench_train(hidden, batch, steps, dataset, workdir, size):
     def agent_fn(**dims):
         return CFGRLAgent(critic=IQLCritic(hidden), hidden_dims=hidden, **dims)
 
@@ -145,7 +145,7 @@ def bench_train(hidden, batch, steps, dataset, workdir):
         learner = Learner(
             agent_fn,
             dataset,
-            os.path.join(workdir, tag),
+            os.path.join(workdir, f"{size}-{tag}"),
             tf.distribute.get_strategy(),
             batch_size=batch,
             seed=0,
@@ -204,7 +204,7 @@ def main():
 
             steps = args.train_steps if size == "small" else max(20, args.train_steps // 10)
             print(f"\n== {label}: CFGRL train steps (critic + flow), {steps} timed steps")
-            train = bench_train(hidden, batch, steps, dataset, workdir)
+            train = bench_train(hidden, batch, steps, dataset, workdir, size)
             best = next(iter(train.values()))
             print(f"{'variant':<28} {'steps/s':>9} {'vs ours':>8}")
             for name, r in train.items():

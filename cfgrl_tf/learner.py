@@ -109,13 +109,29 @@ class Learner:
         )
         self.restored_from = tf.train.latest_checkpoint(checkpoint_dir)
         if self.restored_from:
-            self.checkpoint.restore(self.restored_from)
+            self._restore_exactly(root_dir)
         self._iterator = None
         # One compiled replica step, shared by both places the loop calls it (one XLA compile).
         self._replica_fn = (
             tf.function(self._replica_step, jit_compile=True) if jit_compile else self._replica_step
         )
         self._loop = tf.function(self._train_loop)
+
+    def _restore_exactly(self, root_dir: str) -> None:
+        """Restores the latest checkpoint, refusing one made by another configuration.
+
+        Every value in the checkpoint must land in this agent and every variable of the agent
+        must get one: a partial match would resume "at step N" with fresh weights.
+        """
+        try:
+            self.checkpoint.restore(self.restored_from).assert_consumed()
+        except (ValueError, AssertionError) as e:
+            detail = str(e).strip().splitlines()[0][:300]
+            raise TrainingError(
+                f"{self.restored_from} was written by a different configuration than this run's "
+                f"({detail}). Resume with the gin config in {root_dir}/config.gin, or train in a "
+                "new --root_dir."
+            ) from None
 
     @property
     def current_step(self) -> int:

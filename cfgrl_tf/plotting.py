@@ -93,6 +93,7 @@ def plot_reward_vs_param(
     xlabel: str,
     ylabel: str = "mean reward",
     reference: Mapping[str, float] | None = None,
+    reference_name: str = "reference",
 ) -> str:
     """Line plot of reward against the swept setting, one curve per series.
 
@@ -104,7 +105,8 @@ def plot_reward_vs_param(
         ylabel: the y-axis label.
         reference: optional {label: y} drawn as dashed horizontal lines (e.g. the best IQL+AWR
             reward per dataset); a reference whose label is also a series label takes that
-            series' colour.
+            series' colour and is labelled "<label> (<reference_name>)".
+        reference_name: what the dashed lines are, for the legend.
 
     Returns:
         `path`.
@@ -126,7 +128,7 @@ def plot_reward_vs_param(
     extra = len(series)
     for label, y in (reference or {}).items():
         if label in colours:
-            colour, text = colours[label], f"{label} (reference)"
+            colour, text = colours[label], f"{label} ({reference_name})"
         else:
             colour, text = f"C{extra % 10}", label
             extra += 1

@@ -9,7 +9,7 @@ import tensorflow as tf
 from testutil import tiny_arrays
 
 from cfgrl_tf import distribute
-from cfgrl_tf.agents import CFGRLAgent, IQLCritic
+from cfgrl_tf.agents import CFGRLAgent, FlowBCAgent, IQLCritic
 from cfgrl_tf.data import reader, spec, writer
 from cfgrl_tf.errors import TrainingError
 from cfgrl_tf.learner import Learner
@@ -148,3 +148,27 @@ def test_non_finite_loss_stops_and_names_the_metric_without_saving(tmp_path):
         learner.train(30, log_interval=10)
     assert "ckpt-10" in str(info.value)
     assert sorted(os.listdir(ckpt_dir)) == saved
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        # Same agent, other architecture: shapes differ.
+        lambda **d: CFGRLAgent(critic=IQLCritic((32, 32)), hidden_dims=(64, 64), **d),
+        # Another agent: its variables are not in the checkpoint at all.
+        lambda **d: FlowBCAgent(hidden_dims=(32, 32), **d),
+    ],
+    ids=["other_shapes", "other_agent"],
+)
+def test_resuming_with_another_configuration_is_refused(tmp_path, other):
+    dataset = _dataset(tmp_path)
+    _learner(dataset, tmp_path / "run").train(10, log_interval=10)
+    with pytest.raises(TrainingError, match=r"ckpt-10 was written by a different configuration"):
+        Learner(
+            other,
+            dataset,
+            str(tmp_path / "run"),
+            tf.distribute.get_strategy(),
+            batch_size=32,
+            seed=3,
+        )
