@@ -10,7 +10,6 @@ import math
 import os
 from collections.abc import Mapping
 
-import gin
 import numpy as np
 
 from cfgrl_tf import evaluation, experiment, fileio, plotting
@@ -41,11 +40,14 @@ def _at(rows: list[dict], value: float) -> dict | None:
     return next((r for r in rows if abs(r["value"] - value) < 1e-9), None)
 
 
-def summarize_bandit_runs(runs: Mapping[tuple[str, str], str], out_dir: str) -> str:
+def summarize_bandit_runs(
+    runs: Mapping[tuple[str, str], str], data_dirs: Mapping[str, str], out_dir: str
+) -> str:
     """Builds the comparison of CFGRL (over w) and IQL+AWR (over temperatures) per bandit.
 
     Args:
       runs: {(bandit name, agent name): run dir}; agents "cfgrl" and optionally "iql_awr".
+      data_dirs: {bandit name: the dataset its runs trained on}.
       out_dir: where `summary.csv`, `summary.png` and `reward_vs_w.png` go.
 
     Returns:
@@ -59,7 +61,7 @@ def summarize_bandit_runs(runs: Mapping[tuple[str, str], str], out_dir: str) -> 
         if cfgrl_dir is None:
             continue
         cfgrl = _sweep(cfgrl_dir)
-        dataset = load_dataset(gin_free_dataset_dir(cfgrl_dir))
+        dataset = load_dataset(data_dirs[name])
         data_actions = dataset.arrays["actions"]
         best_possible = float(np.max(bandit.get_bandit(name).expected_reward(data_actions)))
         at = {w: _at(cfgrl, w) for w in (0.0, 1.0, 3.0)}
@@ -147,15 +149,6 @@ def summarize_bandit_runs(runs: Mapping[tuple[str, str], str], out_dir: str) -> 
         lines.append(f"{row['bandit']:>12}: " + "; ".join(checks))
     lines += ["", f"Wrote {csv_path}", f"Wrote {grid}", f"Wrote {curves}"]
     return "\n".join(lines)
-
-
-def gin_free_dataset_dir(run_dir: str) -> str:
-    """The dataset a run trained on, read from its config.gin without disturbing gin's state."""
-    with open(os.path.join(run_dir, "config.gin")) as f:
-        for line in f:
-            if line.strip().startswith("train.dataset_dir"):
-                return str(gin.config.parse_value(line.split("=", 1)[1].strip()))
-    raise FileNotFoundError(f"no train.dataset_dir in {run_dir}/config.gin")
 
 
 def _table(rows: list[dict]) -> str:

@@ -66,9 +66,9 @@ def main(argv):
     root = os.path.abspath(FLAGS.root_dir)
     strategy = distribute.make_strategy(FLAGS.strategy)
     started = time.perf_counter()
-    runs = {}
+    runs, data_dirs = {}, {}
     for i, name in enumerate(FLAGS.bandits, 1):
-        data_dir = os.path.join(root, "data", name)
+        data_dir = data_dirs[name] = os.path.join(root, "data", name)
         _build_data(name, data_dir)
         for agent in FLAGS.agents:
             run_dir = os.path.join(root, "runs", name, agent)
@@ -76,7 +76,7 @@ def main(argv):
             _train(agent, data_dir, run_dir, strategy)
             runs[(name, agent)] = run_dir
     print(f"\nAll runs finished in {time.perf_counter() - started:.0f}s.\n", flush=True)
-    report = summary.summarize_bandit_runs(runs, root)
+    report = summary.summarize_bandit_runs(runs, data_dirs, root)
     print(report, flush=True)
 
 
