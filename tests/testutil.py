@@ -1,5 +1,9 @@
 """Plain helpers shared by tests (fixtures live in conftest.py)."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 
@@ -17,3 +21,23 @@ def tiny_arrays(num: int = 256, reward_scale: float = 1.0, seed: int = 0) -> dic
         "terminals": np.ones(num, np.float32),
         "optimal": np.full(num, -1, np.int64),
     }
+
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(binary: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Runs `python -m cfgrl_tf.cli.<binary> ARGS` from the repo root, as a user would run it."""
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get("PYTHONPATH", "")]),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", f"cfgrl_tf.cli.{binary}", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+    )

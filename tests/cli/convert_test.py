@@ -1,28 +1,15 @@
 """End-to-end tests of the cfgrl-convert binary, run as a subprocess."""
 
 import os
-import subprocess
-import sys
 
 import pytest
+from testutil import run_cli
 
 from cfgrl_tf.data import reader
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _convert(*args):
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([_REPO_ROOT, os.environ.get("PYTHONPATH", "")])
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "cfgrl_tf.cli.convert", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=_REPO_ROOT,
-        timeout=300,
-    )
+    return run_cli("convert", *args, timeout=300)
 
 
 def _snapshot(folder):

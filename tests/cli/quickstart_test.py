@@ -1,14 +1,10 @@
 """The README's main job, shrunk: cfgrl-quickstart on one bandit with tiny training."""
 
-import os
-import subprocess
-import sys
-
 import pytest
+from testutil import run_cli
 
 from cfgrl_tf.evaluation import read_csv
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _TINY = [
     "train.num_steps = 20",
     "train.steps_per_loop = 10",
@@ -25,14 +21,11 @@ _TINY = [
 
 
 def _quickstart(root):
-    return subprocess.run(
-        [sys.executable, "-m", "cfgrl_tf.cli.quickstart", f"--root_dir={root}", "--bandits=rings"]
-        + [f"--gin_bindings={b}" for b in _TINY],
-        capture_output=True,
-        text=True,
-        cwd=_REPO_ROOT,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-        timeout=600,
+    return run_cli(
+        "quickstart",
+        f"--root_dir={root}",
+        "--bandits=rings",
+        *(f"--gin_bindings={b}" for b in _TINY),
     )
 
 
@@ -61,19 +54,7 @@ def test_quickstart_builds_trains_evaluates_and_summarises(tmp_path):
 
 
 def test_unknown_bandit_is_named(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cfgrl_tf.cli.quickstart",
-            f"--root_dir={tmp_path}",
-            "--bandits=moons",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=_REPO_ROOT,
-        timeout=300,
-    )
+    result = run_cli("quickstart", f"--root_dir={tmp_path}", "--bandits=moons", timeout=300)
     assert result.returncode == 2
     assert "moons" in result.stderr and "diffusion_ql" in result.stderr
     assert "Traceback" not in result.stderr

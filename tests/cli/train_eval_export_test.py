@@ -3,16 +3,14 @@ and the bad inputs that must stop with one clear line and leave finished work un
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from testutil import run_cli
 
 from cfgrl_tf.evaluation import read_csv
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _TINY = [
     "train.num_steps = 40",
     "train.steps_per_loop = 20",
@@ -25,16 +23,8 @@ _TINY = [
 ]
 
 
-def _run(module, *args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run(
-        [sys.executable, "-m", f"cfgrl_tf.cli.{module}", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=_REPO_ROOT,
-        timeout=600,
-    )
+def _run(binary, *args):
+    return run_cli(binary, *args)
 
 
 def _ok(result):
