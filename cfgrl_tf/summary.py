@@ -69,8 +69,9 @@ def summarize_bandit_runs(
             raise ValueError(f"{cfgrl_dir}: the sweep must include w = 0, 1 and 3")
         r = {w: row["reward"] for w, row in at.items()}
         best = evaluation.best_row(cfgrl)
-        # Guidance at 0 < w < 1 blends fields that point at different modes, which leaves the
-        # data even with exact fields (README, tests/guidance_test.py): report it apart.
+        # Guidance at 0 < w < 1 blends fields that point at different modes, which puts some
+        # samples between modes even with exact fields (benchmarks/exact_guidance.py): report
+        # it apart.
         in_range = [row for row in cfgrl if row["value"] <= NEAR_DATA_MAX_W]
         blended = [row for row in in_range if 0.0 < row["value"] < 1.0]
         plain = [row for row in in_range if row not in blended]
@@ -159,7 +160,7 @@ def _table(rows: list[dict]) -> str:
     out = [
         "CFGRL mean reward by guidance weight vs IQL+AWR at its best temperature",
         "(near: lowest fraction of CFGRL samples near a dataset action over w = 0 and 1 <= w <= 3;",
-        " near.5: the same over 0 < w < 1, where guidance blends two fields and leaves the data)",
+        " near.5: the same over 0 < w < 1, where guidance blends two fields: see the README)",
         header,
         "-" * len(header),
     ]
