@@ -80,7 +80,7 @@ def train(
         checkpoint_interval=checkpoint_interval,
         jit_compile=jit_compile,
     )
-    learner.train(num_steps, log_interval=log_interval, on_log=on_log if learner.is_chief else None)
+    learner.train(num_steps, log_interval=log_interval, on_log=on_log)
     if evaluate_at_end and learner.is_chief:
         evaluate_agent(learner.agent, dataset, root_dir, learner.current_step)
     return learner

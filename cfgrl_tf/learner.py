@@ -78,7 +78,6 @@ class Learner:
         self.seed = int(seed)
         self.steps_per_loop = int(steps_per_loop)
         self.checkpoint_interval = int(checkpoint_interval)
-        self.jit_compile = jit_compile
 
         # Initial weights come from Keras's global RNG: seed it so a run is a function of its seed
         # from step 0 (two runs with one seed, or a run and its resumption, start alike).
@@ -210,7 +209,8 @@ class Learner:
           num_steps: the total step to stop at (not a number of new steps).
           log_interval: steps between progress lines, TensorBoard and CSV rows (rounded up to a
             multiple of steps_per_loop).
-          on_log: called with (step, metrics) at every log point (e.g. to write operative config).
+          on_log: called with (step, metrics) at every log point (e.g. to write operative
+            config); only on the chief.
 
         Returns:
           The last logged metrics (mean over the last log interval), or {} if nothing was run.
@@ -229,11 +229,13 @@ class Learner:
         if self._iterator is None:
             self._iterator = self._make_iterator()
 
+        # Only the chief writes logs and runs callbacks (which write files too).
         writer = (
             tf.summary.create_file_writer(os.path.join(self.root_dir, "train"))
             if self.is_chief
-            else tf.summary.create_noop_writer()
+            else None
         )
+        on_log = on_log if self.is_chief else None
         csv_path = os.path.join(self.root_dir, "train", "metrics.csv")
         sums: dict[str, float] = {}
         count = 0
@@ -275,13 +277,14 @@ class Learner:
                 sums, count, t_log, steps_at_log = {}, 0, now, step
             if _crossed(step_before, step, self.checkpoint_interval) or step >= num_steps:
                 self.manager.save(checkpoint_number=step)
-        writer.flush()
+        if writer is not None:
+            writer.flush()
         elapsed = time.perf_counter() - t_start
         print(f"Trained steps {start}..{self.current_step} in {elapsed:.1f}s.", flush=True)
         return last
 
     def _log(self, writer, csv_path: str, step: int, metrics: dict[str, float]) -> None:
-        if not self.is_chief:
+        if writer is None:  # Not the chief.
             return
         with writer.as_default(step=step):
             for k, v in metrics.items():

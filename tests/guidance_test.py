@@ -24,7 +24,7 @@ NUM_FLOW_STEPS = 100
 NEAR = 0.15
 
 
-def MixtureVectorField():  # noqa: N802 - reads as the field it builds.
+def mixture_field():
     """The exact field of the 4-mode mixture; label 0 = null, 2 = optimal."""
     return GaussianMixtureField(
         MODES, MODE_STD, {0: np.asarray(NULL_WEIGHTS), 2: np.asarray(OPTIMAL_WEIGHTS)}
@@ -60,7 +60,7 @@ class FunctionField:
 
 @pytest.fixture(scope="module")
 def sample():
-    field = MixtureVectorField()
+    field = mixture_field()
 
     @tf.function(reduce_retracing=True)
     def run(guidance_weight, seed):
@@ -121,7 +121,7 @@ def test_initial_noise_is_seeded_standard_normal():
 def test_the_analytic_field_at_t0_points_to_the_target_mean():
     # At t = 0, x_t is pure noise, so v(x, 0) = E[x1] - x: -x for the symmetric null mixture
     # and (almost) mu_best - x for the optimal one.
-    field = MixtureVectorField()
+    field = mixture_field()
     x = tf.constant([[0.3, -0.2], [0.3, -0.2]])
     v = field({"noisy_actions": x, "times": tf.zeros([2]), "labels": tf.constant([0, 2])})
     np.testing.assert_allclose(v.numpy()[0], [-0.3, 0.2], atol=1e-5)
@@ -170,7 +170,7 @@ def test_same_seed_same_actions_different_seed_different(sample):
 
 
 def test_a_scalar_guidance_weight_is_broadcast():
-    field = MixtureVectorField()
+    field = mixture_field()
     observations = tf.zeros([64, 1])
     labels = tf.fill([64], 2)
     kwargs = dict(seed=tf.constant(1), num_flow_steps=10, labels=labels)
@@ -183,7 +183,7 @@ def test_a_scalar_guidance_weight_is_broadcast():
 
 def test_conditional_field_is_called_once_per_step_with_both_halves():
     batch, steps = 6, 7
-    field = RecordingField(MixtureVectorField())
+    field = RecordingField(mixture_field())
     observations = tf.reshape(tf.range(batch, dtype=tf.float32), [batch, 1])
     labels = tf.constant([2, 1, 2, 1, 2, 2])
     guidance.sample_actions(
@@ -220,7 +220,7 @@ def test_unconditional_field_is_called_once_per_step_with_the_batch():
 
 
 def test_conditional_field_without_labels_or_weight_raises():
-    field = MixtureVectorField()
+    field = mixture_field()
     with pytest.raises(ValueError, match="labels"):
         guidance.sample_actions(field, tf.zeros([2, 1]), seed=tf.constant(0), num_flow_steps=2)
     with pytest.raises(ValueError, match="guidance_weight"):

@@ -96,16 +96,7 @@ class CFGRLAgent(Agent):
     def build(self) -> None:
         batch = self.dummy_batch()
         self.critic.build(batch)
-        for net in self.flow.networks().values():
-            guidance.sample_actions(
-                net,
-                batch["observations"],
-                seed=tf.constant(0),
-                num_flow_steps=1,
-                labels=tf.fill([2], OPTIMAL_LABEL),
-                guidance_weight=tf.ones([2]),
-            )
-        self.flow.sync()
+        self.flow.build(batch["observations"])
         self.actor_optimizer.build(self.vector_field.trainable_variables)
 
     def check_dataset(self, arrays: dict, path: str) -> None:

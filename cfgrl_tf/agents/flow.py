@@ -38,8 +38,19 @@ class EMAFlow:
             nets["ema_vector_field"] = self.ema
         return nets
 
-    def sync(self) -> None:
-        """Starts the average at the online weights (after both are built)."""
+    def build(self, observations: tf.Tensor) -> None:
+        """Creates both networks' variables with one forward pass each and starts the average
+        at the online weights."""
+        batch_size = tf.shape(observations)[0]
+        inputs = {
+            "observations": observations,
+            "noisy_actions": tf.zeros([batch_size, self.online.action_dim]),
+            "times": tf.zeros([batch_size]),
+        }
+        if self.online.conditional:
+            inputs["labels"] = tf.zeros([batch_size], tf.int32)
+        for net in self.networks().values():
+            net(inputs)
         if self.ema is not None:
             copy_weights(self.ema, self.online)
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import gin
 import keras
-import tensorflow as tf
 
 from cfgrl_tf import guidance
 from cfgrl_tf.agents.base import Agent, Sweep
@@ -52,11 +51,7 @@ class FlowBCAgent(Agent):
 
     def build(self) -> None:
         batch = self.dummy_batch()
-        for net in self.flow.networks().values():
-            guidance.sample_actions(
-                net, batch["observations"], seed=tf.constant(0), num_flow_steps=1
-            )
-        self.flow.sync()
+        self.flow.build(batch["observations"])
         self.actor_optimizer.build(self.vector_field.trainable_variables)
 
     def train_step(self, batch, seed, global_batch_size):
