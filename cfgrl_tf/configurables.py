@@ -5,4 +5,4 @@ themselves can do the same.
 """
 
 from cfgrl_tf import agents, experiment  # noqa: F401
-from cfgrl_tf.data import build  # noqa: F401
+from cfgrl_tf.data import build, ogbench_generate  # noqa: F401

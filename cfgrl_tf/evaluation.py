@@ -26,6 +26,8 @@ from cfgrl_tf import errors, fileio
 SWEEP_NAMES = ("guidance_weight", "temperature", "none")
 
 DEFAULT_GUIDANCE_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+# The goal-conditioned sweep (OGBench evaluation): w = 1 is goal-conditioned BC.
+DEFAULT_GOAL_GUIDANCE_WEIGHTS = (0.5, 1.0, 1.25, 1.5, 2.0, 3.0)
 
 # Column order of a result row, and so of the CSV.
 ROW_KEYS = (

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Callable, Sequence
 
 import gin
@@ -22,7 +23,9 @@ import tensorflow as tf
 
 from cfgrl_tf import evaluation, export, fileio, plotting
 from cfgrl_tf.agents import Agent  # noqa: F401 - registers the agents with gin
+from cfgrl_tf.agents.base import agent_arguments
 from cfgrl_tf.data import bandit
+from cfgrl_tf.data.goals import GoalSampler
 from cfgrl_tf.data.reader import Dataset, load_dataset
 from cfgrl_tf.data.spec import DatasetInfo
 from cfgrl_tf.errors import ExportError, UserError
@@ -46,6 +49,7 @@ def train(
     checkpoint_interval: int = 1000,
     jit_compile: bool = True,
     evaluate_at_end: bool = True,
+    goal_sampler: GoalSampler | None = None,
     on_log: Callable[[int, dict], None] | None = None,
 ) -> Learner:
     """Trains `agent` on `dataset_dir` until step `num_steps`, then evaluates.
@@ -63,12 +67,16 @@ def train(
       checkpoint_interval: steps between checkpoints.
       jit_compile: compile each replica's step with XLA.
       evaluate_at_end: run `evaluate_agent` when training ends.
+      goal_sampler: how goal-conditioned agents' goals are drawn (default: `GoalSampler()` with
+        its gin bindings).
       on_log: called at every log point with (step, metrics).
 
     Returns:
       The learner (its agent is trained).
     """
     dataset = load_dataset(dataset_dir)
+    if goal_sampler is None and getattr(agent, "goal_conditioned", False):
+        goal_sampler = GoalSampler()
     learner = Learner(
         agent,
         dataset,
@@ -79,6 +87,7 @@ def train(
         steps_per_loop=steps_per_loop,
         checkpoint_interval=checkpoint_interval,
         jit_compile=jit_compile,
+        goal_sampler=goal_sampler,
     )
     learner.train(num_steps, log_interval=log_interval, on_log=on_log)
     if evaluate_at_end and learner.is_chief:
@@ -115,6 +124,8 @@ def evaluate_agent(
       One row per sweep setting (the rows of `sweep.csv`).
     """
     source = dataset.info.source.get("name", "")
+    if agent.goal_conditioned:
+        return evaluate_goal_agent(agent, dataset.info, root_dir, step)
     if not source.startswith("bandit/"):
         raise UserError(
             f"evaluation of dataset source {source!r} ({dataset.path}) is not supported yet: "
@@ -160,6 +171,121 @@ def evaluate_agent(
             param=sweep.name,
             metrics_by_value={row["value"]: row for row in rows},
         )
+        print(f"Wrote {path}", flush=True)
+    return rows
+
+
+def goal_policy(agent: Agent) -> Callable[..., np.ndarray]:
+    """A goal-conditioned agent's sampler as the numpy policy the OGBench evaluator calls.
+
+    Compiled once with a None batch dimension, so the shrinking batches of a lockstep rollout
+    do not retrace it (the agent's XLA integration compiles once per distinct batch size).
+    """
+    sampler = tf.function(
+        lambda obs, goals, values, seed: agent.sample_actions(obs, values, seed, goals=goals),
+        input_signature=[
+            tf.TensorSpec([None, agent.observation_dim], tf.float32),
+            tf.TensorSpec([None, agent.goal_dim], tf.float32),
+            tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([], tf.int64),
+        ],
+    )
+    return lambda obs, goals, values, seed: sampler(
+        tf.constant(obs, tf.float32),
+        tf.constant(goals, tf.float32),
+        tf.constant(values, tf.float32),
+        tf.constant(seed, tf.int64),
+    ).numpy()
+
+
+@gin.configurable(denylist=["agent", "info", "root_dir", "step"])
+def evaluate_goal_agent(
+    agent: Agent,
+    info: DatasetInfo,
+    root_dir: str,
+    step: int,
+    task_ids: Sequence[int] = (1, 2, 3, 4, 5),
+    episodes_per_task: int = 10,
+    sweep_values: Sequence[float] | None = None,
+    seed: int = 0,
+    max_episode_steps: int | None = None,
+    video_dir: str | None = None,
+    plot: bool = True,
+) -> list[dict]:
+    """OGBench's evaluation of a goal-conditioned agent over its sweep, every rollout in lockstep.
+
+    Prints the success table (overall and per task, per w) and writes `eval/sweep.csv` (the
+    summary rows), `eval/episodes.csv` (one row per episode), TensorBoard scalars and
+    `eval/success.png`.
+
+    Args:
+      agent: a trained goal-conditioned agent.
+      info: its training dataset's info (the environment and goal representation).
+      root_dir: the run directory.
+      step: the checkpoint step evaluated.
+      task_ids: OGBench evaluation tasks (1..5).
+      episodes_per_task: episodes per task, each run at every sweep value.
+      sweep_values: guidance weights instead of the agent's default sweep.
+      seed: sets the episodes' start states and goals (the same for every w) and the policy noise.
+      max_episode_steps: overrides the environment's time limit.
+      video_dir: write one video per task here (needs MUJOCO_GL=egl or osmesa).
+      plot: write `eval/success.png`.
+
+    Returns:
+      The summary rows (`sweep_value`, `task_id` or 'overall', `success`, `success_se`,
+      `episodes`).
+    """
+    from cfgrl_tf.envs import ogbench_eval  # noqa: PLC0415 - imports MuJoCo lazily.
+
+    sweep = agent.eval_sweep()
+    if sweep_values is not None:
+        if sweep.name != "guidance_weight":
+            raise UserError(f"agent {agent.name!r} has no guidance weight to sweep")
+        sweep = evaluation.Sweep(sweep.name, tuple(float(v) for v in sweep_values))
+    env_name = info.source.get("env_name")
+    started = time.perf_counter()
+    results = ogbench_eval.evaluate_lockstep(
+        env_name,
+        goal_policy(agent),
+        sweep_values=sweep.values,
+        task_ids=task_ids,
+        episodes_per_task=episodes_per_task,
+        seed=seed,
+        max_episode_steps=max_episode_steps,
+        goal_key=info.source.get("goal_key", "observations"),
+        video_dir=video_dir,
+    )
+    elapsed = time.perf_counter() - started
+    rows = ogbench_eval.summarize(results)
+    eval_dir = os.path.join(root_dir, EVAL_DIR)
+    evaluation.write_csv(rows, os.path.join(eval_dir, "sweep.csv"))
+    evaluation.write_csv(ogbench_eval.episode_rows(results), os.path.join(eval_dir, "episodes.csv"))
+    writer = tf.summary.create_file_writer(eval_dir)
+    with writer.as_default(step=step):
+        for row in rows:
+            prefix = f"eval/w_{row['sweep_value']:g}" if sweep.name == "guidance_weight" else "eval"
+            tag = "success" if row["task_id"] == "overall" else f"task{row['task_id']}_success"
+            tf.summary.scalar(f"{prefix}/{tag}", row["success"])
+    writer.flush()
+    param = "w" if sweep.name == "guidance_weight" else "-"
+    print(
+        f"\n{agent.name} on {env_name} at step {step}: success over {len(task_ids)} tasks x "
+        f"{episodes_per_task} episodes ({len(results)} rollouts in {elapsed:.0f}s)",
+        flush=True,
+    )
+    print(ogbench_eval.format_table(rows, param_name=param), flush=True)
+    print(f"Wrote {os.path.join(eval_dir, 'sweep.csv')}", flush=True)
+    if plot:
+        overall = [r for r in rows if r["task_id"] == "overall"]
+        curve = [(r["sweep_value"], r["success"], r["success_se"]) for r in overall]
+        path = os.path.join(eval_dir, "success.png")
+        title = f"{agent.name} on {env_name} (step {step})"
+        if sweep.name == "guidance_weight":
+            plotting.plot_success_vs_param({agent.name: curve}, path, title)
+        else:
+            plotting.plot_success_vs_param(
+                {}, path, title, reference_lines={agent.name: curve[0][1]}
+            )
         print(f"Wrote {path}", flush=True)
     return rows
 
@@ -220,7 +346,7 @@ def restore_agent(root_dir: str) -> tuple[Agent, int, str]:
     if latest is None:
         raise ExportError(f"no checkpoint in {ckpt_dir}: train the run first (cfgrl-train)")
     info = DatasetInfo.read(dataset_dir)
-    agent = agent_fn(observation_dim=info.obs_dim, action_dim=info.action_dim)
+    agent = agent_fn(**agent_arguments(agent_fn, info))
     agent.build()
     step = tf.Variable(0, dtype=tf.int64)
     # Optimizer slots are not needed to sample; every network weight must be restored.
@@ -266,12 +392,16 @@ def export_run(root_dir: str, temperature: float | None = None) -> str:
         "signature": {
             "inputs": {
                 "observations": [None, agent.observation_dim],
+                **({"goals": [None, agent.goal_dim]} if agent.goal_conditioned else {}),
                 "guidance_weight": [None],
                 "seed": [],
             },
             "outputs": {"actions": [None, agent.action_dim]},
         },
     }
+    if agent.goal_conditioned:
+        metadata["env_name"] = info.source.get("env_name")
+        metadata["goal_key"] = info.source.get("goal_key")
     export_dir = os.path.join(root_dir, EXPORT_DIR, str(step))
     return export.export_policy(agent, export_dir, metadata=metadata, sweep_override=override)
 

@@ -7,6 +7,9 @@ not installed. Its `serving_default` signature is flat and named:
   inputs:  observations [B, obs_dim] float32, guidance_weight [B] float32, seed [] int64
   outputs: actions [B, action_dim] float32 (in the dataset's scaled [-1, 1] action space)
 
+A goal-conditioned policy takes `goals` [B, goal_dim] float32 too (the same representation the
+dataset's goals have: full observations, or oracle representations).
+
 `guidance_weight` is per row. Agents without guidance (flow BC, IQL+AWR) accept and ignore it;
 an IQL+AWR export samples the head of the temperature chosen at export time.
 """
@@ -37,14 +40,16 @@ class PolicyModule(tf.Module):
         # The agent (critic, optimizers) must not be saved: keep it out of tf.Module tracking.
         object.__setattr__(self, "_agent", agent)
         self._sweep_override = sweep_override
-        self.serve = tf.function(
-            self._serve,
-            input_signature=[
-                tf.TensorSpec([None, agent.observation_dim], tf.float32, name="observations"),
-                tf.TensorSpec([None], tf.float32, name="guidance_weight"),
-                tf.TensorSpec([], tf.int64, name="seed"),
-            ],
-        )
+        observations = tf.TensorSpec([None, agent.observation_dim], tf.float32, "observations")
+        weights = tf.TensorSpec([None], tf.float32, name="guidance_weight")
+        seed = tf.TensorSpec([], tf.int64, name="seed")
+        if agent.goal_conditioned:
+            goals = tf.TensorSpec([None, agent.goal_dim], tf.float32, name="goals")
+            self.serve = tf.function(
+                self._serve_goals, input_signature=[observations, goals, weights, seed]
+            )
+        else:
+            self.serve = tf.function(self._serve, input_signature=[observations, weights, seed])
 
     def _serve(self, observations, guidance_weight, seed):
         values = guidance_weight
@@ -53,6 +58,11 @@ class PolicyModule(tf.Module):
                 tf.shape(guidance_weight), tf.constant(self._sweep_override, tf.float32)
             )
         return {"actions": self._agent.sample_actions(observations, values, seed)}
+
+    def _serve_goals(self, observations, goals, guidance_weight, seed):
+        return {
+            "actions": self._agent.sample_actions(observations, guidance_weight, seed, goals=goals)
+        }
 
 
 def _weights(network) -> list:

@@ -48,7 +48,7 @@ def sample_actions(
     guidance_weight: tf.Tensor | None = None,
     jit_compile: bool = False,
 ) -> tf.Tensor:
-    """Integrates the (guided) velocity field from noise at t=0 to actions at t=1 with Euler steps.
+    """Integrates the (guided) velocity field of a label-conditioned field from noise to actions.
 
     Args:
       vector_field: a `ConditionalVectorField`.
@@ -63,54 +63,102 @@ def sample_actions(
       [B, action_dim] actions clipped to [-1, 1].
     """
     observations = tf.convert_to_tensor(observations, tf.float32)
-    noise = initial_noise(tf.shape(observations)[0], vector_field.action_dim, seed)
+    context = {"observations": observations}
+    null_context = None
     if vector_field.conditional:
         if labels is None or guidance_weight is None:
             raise ValueError("a conditional vector field needs `labels` and `guidance_weight`")
         labels = tf.cast(labels, tf.int32)
-        guidance_weight = tf.broadcast_to(
-            tf.cast(guidance_weight, tf.float32), tf.shape(observations)[:1]
-        )
-    run = functools.partial(integrate, vector_field, num_flow_steps=num_flow_steps)
+        context["labels"] = labels
+        null_context = {
+            "observations": observations,
+            "labels": tf.fill(tf.shape(labels), NULL_LABEL),
+        }
+    return sample_flow(
+        vector_field,
+        context,
+        null_context=null_context,
+        guidance_weight=guidance_weight,
+        seed=seed,
+        num_flow_steps=num_flow_steps,
+        jit_compile=jit_compile,
+    )
+
+
+def sample_flow(
+    vector_field: keras.Model,
+    context: dict[str, tf.Tensor],
+    *,
+    seed: tf.Tensor,
+    num_flow_steps: int,
+    null_context: dict[str, tf.Tensor] | None = None,
+    guidance_weight: tf.Tensor | None = None,
+    jit_compile: bool = False,
+    clip: bool = True,
+) -> tf.Tensor:
+    """Integrates a (guided) velocity field from noise at t=0 to a sample at t=1 (Euler steps).
+
+    The field is called as `vector_field({**context, "noisy_actions": x_t, "times": t})`. With a
+    `null_context` (the same keys, the condition replaced by the null one: label 0, or the learned
+    null goal) each step uses v = v_null + w * (v_cond - v_null), both halves in one call.
+
+    Args:
+      vector_field: a Keras model with an `action_dim` attribute (the size of what it samples).
+      context: the inputs besides x_t and t, each [B, ...]; `observations` sets B.
+      seed: scalar integer; the same seed gives the same samples.
+      num_flow_steps: Euler steps.
+      null_context: the unconditional inputs, or None for an unguided field.
+      guidance_weight: [B] or scalar w, required with `null_context`.
+      jit_compile: compile the integration with XLA (the noise is always drawn outside it).
+      clip: clip the samples to [-1, 1] (actions); subgoal flows sample unclipped.
+
+    Returns:
+      [B, vector_field.action_dim] samples.
+    """
+    context = {k: tf.convert_to_tensor(v) for k, v in context.items()}
+    batch_size = tf.shape(context["observations"])[0]
+    noise = initial_noise(batch_size, vector_field.action_dim, seed)
+    if null_context is not None:
+        if guidance_weight is None:
+            raise ValueError("a guided sample needs `guidance_weight`")
+        null_context = {k: tf.convert_to_tensor(v) for k, v in null_context.items()}
+        if set(null_context) != set(context):
+            raise ValueError(
+                f"null_context keys {sorted(null_context)} differ from context keys "
+                f"{sorted(context)}"
+            )
+        guidance_weight = tf.broadcast_to(tf.cast(guidance_weight, tf.float32), [batch_size])
+    run = functools.partial(integrate_flow, vector_field, num_flow_steps=num_flow_steps, clip=clip)
     if jit_compile:
         run = tf.function(run, jit_compile=True)
-    return run(observations, noise, labels, guidance_weight)
+    return run(context, null_context, noise, guidance_weight)
 
 
-def integrate(
+def integrate_flow(
     vector_field: keras.Model,
-    observations: tf.Tensor,
+    context: dict[str, tf.Tensor],
+    null_context: dict[str, tf.Tensor] | None,
     noise: tf.Tensor,
-    labels: tf.Tensor | None,
     guidance_weight: tf.Tensor | None,
     *,
     num_flow_steps: int,
+    clip: bool = True,
 ) -> tf.Tensor:
-    """The deterministic part of `sample_actions`: Euler steps from the given noise."""
-    batch_size = tf.shape(observations)[0]
+    """The deterministic part of `sample_flow`: Euler steps from the given noise."""
+    batch_size = tf.shape(noise)[0]
     x = noise
     dt = 1.0 / num_flow_steps
 
-    if not vector_field.conditional:
+    if null_context is None:
         for step in range(num_flow_steps):
             times = tf.fill([batch_size], step * dt)
-            v = vector_field({"observations": observations, "noisy_actions": x, "times": times})
-            x = x + dt * v
-        return tf.clip_by_value(x, -1.0, 1.0)
-
-    # The first B rows carry the condition, the last B rows the null token.
-    both_observations = tf.concat([observations, observations], axis=0)
-    both_labels = tf.concat([labels, tf.fill([batch_size], NULL_LABEL)], axis=0)
-    for step in range(num_flow_steps):
-        times = tf.fill([2 * batch_size], step * dt)
-        v = vector_field(
-            {
-                "observations": both_observations,
-                "noisy_actions": tf.concat([x, x], axis=0),
-                "times": times,
-                "labels": both_labels,
-            }
-        )
-        v_cond, v_null = v[:batch_size], v[batch_size:]
-        x = x + dt * guided_velocity(v_cond, v_null, guidance_weight)
-    return tf.clip_by_value(x, -1.0, 1.0)
+            x = x + dt * vector_field({**context, "noisy_actions": x, "times": times})
+    else:
+        # The first B rows carry the condition, the last B rows the null condition.
+        both = {k: tf.concat([context[k], null_context[k]], axis=0) for k in context}
+        for step in range(num_flow_steps):
+            times = tf.fill([2 * batch_size], step * dt)
+            v = vector_field({**both, "noisy_actions": tf.concat([x, x], axis=0), "times": times})
+            v_cond, v_null = v[:batch_size], v[batch_size:]
+            x = x + dt * guided_velocity(v_cond, v_null, guidance_weight)
+    return tf.clip_by_value(x, -1.0, 1.0) if clip else x

@@ -21,7 +21,8 @@ import tensorflow as tf
 from absl import logging
 
 from cfgrl_tf import distribute
-from cfgrl_tf.agents.base import Agent
+from cfgrl_tf.agents.base import Agent, agent_arguments
+from cfgrl_tf.data.goals import GoalSampler
 from cfgrl_tf.data.reader import Dataset, make_batch_dataset
 from cfgrl_tf.errors import TrainingError
 
@@ -49,6 +50,7 @@ class Learner:
       checkpoint_interval: steps between checkpoints (also saved at the end).
       max_checkpoints: checkpoints kept on disk.
       jit_compile: compile each replica's train step with XLA.
+      goal_sampler: draws the goals of a goal-conditioned agent's batches.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Learner:
         checkpoint_interval: int = 1000,
         max_checkpoints: int = 3,
         jit_compile: bool = False,
+        goal_sampler: GoalSampler | None = None,
     ):
         replicas = strategy.num_replicas_in_sync
         if batch_size % replicas:
@@ -78,16 +81,17 @@ class Learner:
         self.seed = int(seed)
         self.steps_per_loop = int(steps_per_loop)
         self.checkpoint_interval = int(checkpoint_interval)
+        self.goal_sampler = goal_sampler
 
         # Initial weights come from Keras's global RNG: seed it so a run is a function of its seed
         # from step 0 (two runs with one seed, or a run and its resumption, start alike).
         keras.utils.set_random_seed(self.seed)
         with strategy.scope():
-            self.agent = agent_fn(
-                observation_dim=dataset.info.obs_dim, action_dim=dataset.info.action_dim
-            )
+            self.agent = agent_fn(**agent_arguments(agent_fn, dataset.info))
             self.agent.check_dataset(dataset.arrays, dataset.path)
             self.agent.build()
+            if self.agent.goal_conditioned and self.goal_sampler is None:
+                raise TrainingError(f"agent {self.agent.name!r} needs a goal_sampler")
             self.step = tf.Variable(
                 0,
                 dtype=tf.int64,
@@ -153,6 +157,7 @@ class Learner:
                 # Replicas of a pipeline take consecutive elements, so step s starts at element
                 # s * replicas: resuming at step s yields the same batches as never stopping.
                 start_element=start_step * per_pipeline_replicas,
+                goal_sampler=self.goal_sampler,
             )
 
         distributed = self.strategy.distribute_datasets_from_function(dataset_fn)

@@ -1,4 +1,4 @@
-"""Figures of bandit evaluations: sampled actions over the dataset, and reward against w.
+"""Figures of evaluations: bandit actions over the dataset, reward or success against w.
 
 Figures are drawn on the Agg canvas directly (`matplotlib.figure.Figure`), not through pyplot: no
 display is needed, and importing this module does not switch the backend of a user's notebook or
@@ -136,6 +136,65 @@ def plot_reward_vs_param(
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_success_vs_param(
+    curves: Mapping[str, Sequence[tuple[float, float, float]]],
+    path: str,
+    title: str,
+    *,
+    param_name: str = "guidance weight w",
+    reference_lines: Mapping[str, float] | None = None,
+) -> str:
+    """Success rate against a swept setting: a line with a +-1 standard error band per agent.
+
+    Args:
+        curves: {agent: [(value, mean success, standard error), ...]}; points are sorted by value,
+            and a NaN standard error (a single episode) draws no band at that point.
+        path: the PNG to write.
+        title: the figure title.
+        param_name: the x-axis label.
+        reference_lines: optional {agent: success} for agents without the knob (e.g. flow BC),
+            drawn as dashed horizontal lines.
+
+    Returns:
+        `path`.
+
+    Raises:
+        UserError: nothing to plot, a curve with no points, or a point that is not a
+            (value, mean, se) triple.
+    """
+    if not curves and not reference_lines:
+        raise errors.UserError(f"nothing to plot in {path}: no curves and no reference lines")
+    fig = _figure(width=6.4, height=4.2)
+    ax = fig.subplots()
+    for i, (label, points) in enumerate(curves.items()):
+        if len(points) == 0:
+            raise errors.UserError(f"curve {label!r} has no points (plotting {path})")
+        try:
+            table = np.asarray(sorted(tuple(map(float, p)) for p in points), dtype=np.float64)
+        except (TypeError, ValueError):
+            table = np.empty(0)
+        if table.ndim != 2 or table.shape[1] != 3:
+            raise errors.UserError(
+                f"curve {label!r} must be (value, mean, se) triples, got {points!r} "
+                f"(plotting {path})"
+            )
+        xs, ys, se = table.T
+        se = np.nan_to_num(se, nan=0.0)
+        colour = f"C{i % 10}"
+        ax.plot(xs, ys, marker="o", markersize=4, label=label, color=colour)
+        ax.fill_between(xs, ys - se, ys + se, color=colour, alpha=0.2, linewidth=0)
+    for j, (label, y) in enumerate((reference_lines or {}).items()):
+        colour = f"C{(len(curves) + j) % 10}"
+        ax.axhline(float(y), linestyle="--", linewidth=1.2, color=colour, label=label)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title(title)
+    ax.set_xlabel(param_name)
+    ax.set_ylabel("success rate")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)

@@ -38,3 +38,16 @@ def tiny_bandit_dir(tmp_path):
         action_scale=bandit.get_bandit("8gaussians").action_scale,
     )
     return path
+
+
+@pytest.fixture
+def tiny_goal_dir(tmp_path):
+    """A goal-conditioned dataset converted from a tiny pointmaze-sized OGBench file."""
+    from testutil import write_tiny_ogbench_npz
+
+    from cfgrl_tf.data import build, ogbench_npz
+
+    npz = write_tiny_ogbench_npz(tmp_path / "pointmaze-medium-navigate-v0.npz")
+    path = str(tmp_path / "data" / "pointmaze")
+    build.build_dataset(path, source=lambda: ogbench_npz.ogbench_source(npz), num_shards=2)
+    return path

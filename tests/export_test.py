@@ -12,7 +12,14 @@ import pytest
 import tensorflow as tf
 
 from cfgrl_tf import experiment, export
-from cfgrl_tf.agents import CFGRLAgent, FlowBCAgent, IQLAWRAgent, IQLCritic
+from cfgrl_tf.agents import (
+    CFGRLAgent,
+    FlowBCAgent,
+    GCCFGRLAgent,
+    HCFGRLAgent,
+    IQLAWRAgent,
+    IQLCritic,
+)
 from cfgrl_tf.errors import ExportError
 
 # Runs in a fresh interpreter where importing cfgrl_tf fails, as on a serving machine.
@@ -137,3 +144,59 @@ def test_an_existing_export_is_never_overwritten(tmp_path):
     assert before == after
     # No staging folder is left behind beside it.
     assert sorted(os.listdir(tmp_path / "export")) == ["5"]
+
+
+_GOAL_LOADER = textwrap.dedent(
+    """
+    import sys
+    sys.modules["cfgrl_tf"] = None
+    import numpy as np
+    import tensorflow as tf
+    export_dir, in_path, seed, out_path = sys.argv[1:]
+    inputs = np.load(in_path)
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    out = serve(
+        observations=tf.constant(inputs["obs"]),
+        goals=tf.constant(inputs["goals"]),
+        guidance_weight=tf.constant(inputs["w"]),
+        seed=tf.constant(int(seed), tf.int64),
+    )
+    np.save(out_path, out["actions"].numpy())
+    """
+)
+
+
+@pytest.mark.parametrize("hierarchical", [False, True], ids=["cfgrl", "hcfgrl"])
+def test_goal_conditioned_export_takes_goals(tmp_path, hierarchical):
+    cls = HCFGRLAgent if hierarchical else GCCFGRLAgent
+    stats = {"mean": [1.0, 2.0, 0.0], "std": [2.0, 1.0, 3.0]}
+    agent = _trained(
+        cls(3, 2, goal_dim=3, observation_stats=stats, goal_stats=stats, hidden_dims=(32, 32))
+    )
+    export_dir = str(tmp_path / "export")
+    export.export_policy(agent, export_dir, metadata={"agent": agent.name})
+    signature = tf.saved_model.load(export_dir).signatures["serving_default"]
+    assert set(signature.structured_input_signature[1]) == {
+        "observations",
+        "goals",
+        "guidance_weight",
+        "seed",
+    }
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(12, 3)).astype(np.float32)
+    goals = rng.normal(size=(12, 3)).astype(np.float32)
+    w = np.repeat(np.asarray([1.0, 2.0, 3.0], np.float32), 4)
+    in_path, out_path = str(tmp_path / "in.npz"), str(tmp_path / "out.npy")
+    np.savez(in_path, obs=obs, goals=goals, w=w)
+    result = subprocess.run(
+        [sys.executable, "-c", _GOAL_LOADER, export_dir, in_path, "9", out_path],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        cwd=str(tmp_path),
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.load(out_path)
+    in_memory = experiment.goal_policy(agent)(obs, goals, w, 9)
+    np.testing.assert_allclose(served, in_memory, atol=1e-5)

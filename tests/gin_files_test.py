@@ -18,6 +18,8 @@ _ALL = sorted(glob.glob(os.path.join(_GIN, "**", "*.gin"), recursive=True))
 _OVERLAYS = [p for p in _ALL if os.path.basename(p) == "paper_size.gin"]
 _FRAGMENTS = [p for p in _ALL if os.path.basename(p) == "common.gin"]
 _AGENT_FILES = [p for p in _ALL if p not in _OVERLAYS + _FRAGMENTS]
+_BANDIT_FILES = [p for p in _AGENT_FILES if "/bandit/" in p]
+_GOAL_FILES = [p for p in _AGENT_FILES if "/ogbench/" in p]
 
 _TINY = [
     "train.num_steps = 4",
@@ -32,6 +34,18 @@ _TINY = [
     "evaluate_agent.num_samples = 50",
     "evaluate_agent.plot = False",
 ]
+_TINY_GOAL = [
+    "train.num_steps = 4",
+    "train.steps_per_loop = 2",
+    "train.log_interval = 2",
+    "train.batch_size = 16",
+    "train.jit_compile = False",
+    "HIDDEN_DIMS = (16,)",
+    "evaluate_goal_agent.task_ids = (1,)",
+    "evaluate_goal_agent.episodes_per_task = 1",
+    "evaluate_goal_agent.max_episode_steps = 3",
+    "evaluate_goal_agent.plot = False",
+]
 
 
 def _rel(path):
@@ -44,7 +58,35 @@ def test_every_bandit_agent_has_a_gin_file():
     )
 
 
-@pytest.mark.parametrize("path", _AGENT_FILES, ids=_rel)
+def test_every_goal_conditioned_agent_has_a_gin_file():
+    expected = {"gcbc", "gcfbc", "cfgrl", "hgcbc", "hgcfbc", "hcfgrl"}
+    assert {f"ogbench/{name}.gin" for name in expected} <= set(map(_rel, _GOAL_FILES))
+
+
+@pytest.mark.parametrize("path", _GOAL_FILES, ids=_rel)
+def test_goal_agent_file_trains_and_evaluates(path, tiny_goal_dir, tmp_path):
+    common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_goal_dir}'", *_TINY_GOAL])
+    root = str(tmp_path / "run")
+    learner = experiment.train(root, tf.distribute.get_strategy())
+    assert learner.current_step == 4
+    rows = read_csv(os.path.join(root, "eval", "sweep.csv"))
+    overall = [r for r in rows if r["task_id"] == "overall"]
+    assert [r["sweep_value"] for r in overall] == list(learner.agent.eval_sweep().values)
+    assert all(0.0 <= r["success"] <= 1.0 for r in rows)
+
+
+@pytest.mark.parametrize("path", _GOAL_FILES, ids=_rel)
+def test_goal_agent_files_are_cpu_scale(path):
+    common.parse_gin([_rel(path)], ["train.dataset_dir = 'unused'"])
+    assert gin.query_parameter("train.batch_size") == 256
+    assert gin.query_parameter("train.num_steps") == 100_000
+    agent_fn = gin.query_parameter("train.agent").scoped_configurable_fn
+    agent = agent_fn(observation_dim=2, action_dim=2, goal_dim=2)
+    sizes = {tuple(net.hidden_dims) for net in agent.networks().values()}
+    assert sizes == {(256, 256, 256)}
+
+
+@pytest.mark.parametrize("path", _BANDIT_FILES, ids=_rel)
 def test_agent_file_trains_and_evaluates(path, tiny_bandit_dir, tmp_path):
     common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_bandit_dir}'", *_TINY])
     root = str(tmp_path / "run")
@@ -63,7 +105,8 @@ def test_paper_size_overlay_scales_every_agent(path):
         assert gin.query_parameter("train.batch_size") == 1024
         assert gin.query_parameter("train.num_steps") == 1_000_000
         agent_fn = gin.query_parameter("train.agent").scoped_configurable_fn
-        agent = agent_fn(observation_dim=1, action_dim=2)
+        extra = {"goal_dim": 2} if "/ogbench/" in agent_file else {}
+        agent = agent_fn(observation_dim=1, action_dim=2, **extra)
         sizes = {
             tuple(net.hidden_dims)
             for net in agent.networks().values()

@@ -2,6 +2,7 @@
 
 import glob
 import os
+import pathlib
 
 import gin
 import numpy as np
@@ -14,7 +15,11 @@ _PIPELINES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 _GIN_FILES = sorted(glob.glob(os.path.join(_PIPELINES, "**", "*.gin"), recursive=True))
 # Shared fragments that other files include; they parse alone but bind no complete build.
 _FRAGMENTS = [path for path in _GIN_FILES if path.endswith("_common.gin")]
-_BUILDS = [path for path in _GIN_FILES if path not in _FRAGMENTS]
+# Files that bind `generate_ogbench` (OGBench collection, not a TFRecord build):
+# tests/data/ogbench_generate_test.py parses and runs each of them.
+_GENERATORS = [path for path in _GIN_FILES if "generate_ogbench." in pathlib.Path(path).read_text()]
+_CONVERTERS = [path for path in _GIN_FILES if path.endswith("ogbench/convert.gin")]
+_BUILDS = [path for path in _GIN_FILES if path not in _FRAGMENTS + _GENERATORS + _CONVERTERS]
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +48,24 @@ def test_pipeline_builds(path, tmp_path):
     family = os.path.basename(os.path.dirname(path))
     assert dataset.info.source["name"] == f"{family}/{stem}"
     assert np.all(np.abs(dataset.arrays["actions"]) <= 1.0)
+
+
+def test_ogbench_convert_pipeline_builds_a_goal_conditioned_dataset(tmp_path):
+    from testutil import write_tiny_ogbench_npz
+
+    from cfgrl_tf.data import ogbench_npz
+
+    npz = write_tiny_ogbench_npz(tmp_path / "pointmaze-medium-navigate-v0.npz")
+    common.parse_gin(
+        _CONVERTERS,
+        [f"ogbench_source.path = '{npz}'", "build_dataset.num_shards = 2"],
+        tree="pipelines",
+    )
+    build.build_dataset(str(tmp_path / "ds"))
+    dataset = reader.load_dataset(str(tmp_path / "ds"))
+    assert ogbench_npz.is_goal_conditioned(dataset.info)
+    assert dataset.info.source["name"] == "ogbench/pointmaze-medium-navigate-v0"
+    assert dataset.num_records == 6 * 40
 
 
 @pytest.mark.parametrize("path", _FRAGMENTS, ids=lambda p: os.path.relpath(p, _PIPELINES))

@@ -23,6 +23,33 @@ def tiny_arrays(num: int = 256, reward_scale: float = 1.0, seed: int = 0) -> dic
     }
 
 
+def write_tiny_ogbench_npz(path, num_trajectories=6, length=41, seed=0, **overrides):
+    """A small file in OGBench's layout with pointmaze sizes (2-D states and actions): random
+    walks, `terminals` = 1 at each trajectory's last state, plus qpos/qvel."""
+    rng = np.random.default_rng(seed)
+    observations, actions, terminals = [], [], []
+    for _ in range(num_trajectories):
+        x = rng.uniform(2.0, 20.0, size=2)
+        for k in range(length):
+            a = rng.uniform(-1.0, 1.0, size=2)
+            observations.append(x.copy())
+            actions.append(a)
+            terminals.append(1.0 if k == length - 1 else 0.0)
+            x = x + 0.2 * a
+    arrays = {
+        "observations": np.asarray(observations, np.float32),
+        "actions": np.asarray(actions, np.float32),
+        "terminals": np.asarray(terminals, np.float32),
+    }
+    arrays["qpos"] = arrays["observations"].astype(np.float64)
+    arrays["qvel"] = np.zeros_like(arrays["qpos"])
+    arrays.update(overrides)
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    os.makedirs(os.path.dirname(str(path)), exist_ok=True)
+    np.savez(path, **arrays)
+    return str(path)
+
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -45,6 +45,44 @@ def average(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
     return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
 
 
+def agent_arguments(agent_fn, info) -> dict:
+    """The constructor arguments the dataset fixes: sizes, and for goal-conditioned agents the
+    goal size and the normalisation statistics.
+
+    Args:
+      agent_fn: the agent class (gin-configured).
+      info: the training dataset's `DatasetInfo`.
+
+    Raises:
+      DatasetError: a goal-conditioned agent on a dataset without goals, or the reverse.
+    """
+    from cfgrl_tf.data import ogbench_npz  # noqa: PLC0415 - keeps the agents import-light.
+    from cfgrl_tf.errors import DatasetError  # noqa: PLC0415
+
+    arguments = {"observation_dim": info.obs_dim, "action_dim": info.action_dim}
+    wants_goals = getattr(agent_fn, "goal_conditioned", False)
+    has_goals = ogbench_npz.is_goal_conditioned(info)
+    source = info.source.get("name", "?")
+    if wants_goals and not has_goals:
+        raise DatasetError(
+            f"agent {agent_fn.__name__} is goal-conditioned but the dataset ({source}) has no "
+            "trajectories to draw goals from; convert an OGBench file (pipelines/ogbench/)"
+        )
+    if has_goals and not wants_goals:
+        raise DatasetError(
+            f"the dataset ({source}) is goal-conditioned but agent {agent_fn.__name__} is not; "
+            "use one of GCBCAgent, GCFBCAgent, GCCFGRLAgent, HGCBCAgent, HGCFBCAgent, HCFGRLAgent"
+        )
+    if has_goals:
+        stats = info.source.get("statistics", {})
+        arguments.update(
+            goal_dim=ogbench_npz.goal_dim(info),
+            observation_stats=stats.get("observations"),
+            goal_stats=stats.get("goals"),
+        )
+    return arguments
+
+
 class Agent(tf.Module, abc.ABC):
     """An offline RL agent: networks, optimizers, one train step and a sampler.
 
@@ -55,6 +93,9 @@ class Agent(tf.Module, abc.ABC):
     """
 
     name: str = "agent"
+    # Goal-conditioned agents sample with `sample_actions(..., goals=...)` and train on datasets
+    # with trajectory features (their batches carry `goals` and `subgoals`).
+    goal_conditioned: bool = False
 
     def __init__(self, observation_dim: int, action_dim: int):
         super().__init__(name=self.name)

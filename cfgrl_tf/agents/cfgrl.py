@@ -96,7 +96,10 @@ class CFGRLAgent(Agent):
     def build(self) -> None:
         batch = self.dummy_batch()
         self.critic.build(batch)
-        self.flow.build(batch["observations"])
+        batch_size = tf.shape(batch["observations"])[0]
+        self.flow.build(
+            {"observations": batch["observations"], "labels": tf.zeros([batch_size], tf.int32)}
+        )
         self.actor_optimizer.build(self.vector_field.trainable_variables)
 
     def check_dataset(self, arrays: dict, path: str) -> None:
@@ -127,10 +130,10 @@ class CFGRLAgent(Agent):
             flow_actor_step(
                 self.vector_field,
                 self.actor_optimizer,
-                batch,
+                {"observations": batch["observations"], "labels": labels},
+                batch["actions"],
                 flow_seed,
                 global_batch_size,
-                labels=labels,
             )
         )
         metrics["actor/optimal_fraction"] = average(tf.cast(optimal, tf.float32), global_batch_size)

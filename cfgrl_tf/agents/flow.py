@@ -38,17 +38,19 @@ class EMAFlow:
             nets["ema_vector_field"] = self.ema
         return nets
 
-    def build(self, observations: tf.Tensor) -> None:
+    def build(self, context: dict[str, tf.Tensor]) -> None:
         """Creates both networks' variables with one forward pass each and starts the average
-        at the online weights."""
-        batch_size = tf.shape(observations)[0]
+        at the online weights.
+
+        Args:
+          context: example inputs besides x_t and t (observations, and labels or goals).
+        """
+        batch_size = tf.shape(context["observations"])[0]
         inputs = {
-            "observations": observations,
+            **context,
             "noisy_actions": tf.zeros([batch_size, self.online.action_dim]),
             "times": tf.zeros([batch_size]),
         }
-        if self.online.conditional:
-            inputs["labels"] = tf.zeros([batch_size], tf.int32)
         for net in self.networks().values():
             net(inputs)
         if self.ema is not None:
@@ -62,36 +64,36 @@ class EMAFlow:
 def flow_actor_step(
     vector_field: keras.Model,
     optimizer: keras.optimizers.Optimizer,
-    batch: dict[str, tf.Tensor],
+    context: dict[str, tf.Tensor],
+    targets: tf.Tensor,
     seed: tf.Tensor,
     global_batch_size: int,
-    labels: tf.Tensor | None = None,
+    metric_prefix: str = "actor",
 ) -> dict[str, tf.Tensor]:
-    """One plain supervised flow-matching step: regress the velocity of noise -> action paths.
+    """One plain supervised flow-matching step: regress the velocity of noise -> target paths.
 
     Args:
-      vector_field: the `ConditionalVectorField` to train.
+      vector_field: the field to train (a `ConditionalVectorField` or `GoalVectorField`).
       optimizer: its optimizer.
-      batch: per-replica batch with `observations` and `actions`.
+      context: per-replica inputs besides x_t and t: `observations`, plus `labels` (0 = null) for
+        a label-conditioned field or `goals` and `goal_mask` for a goal-conditioned one.
+      targets: [B, D] what the flow learns to sample (actions, or subgoals).
       seed: [2] stateless seed of this step and replica.
       global_batch_size: the batch summed over replicas.
-      labels: [B] condition labels (0 = null) for a conditional field.
+      metric_prefix: the metrics' namespace (`actor`, `high_actor`).
 
     Returns:
-      `actor/flow_loss` and `actor/grad_norm` metrics.
+      `<prefix>/flow_loss` and `<prefix>/grad_norm` metrics.
     """
-    actions = batch["actions"]
-    batch_size = tf.shape(actions)[0]
+    batch_size = tf.shape(targets)[0]
     noise_seed, time_seed = split_seed(seed, 2)
-    noise = tf.random.stateless_normal(tf.shape(actions), seed=noise_seed)
+    noise = tf.random.stateless_normal(tf.shape(targets), seed=noise_seed)
     times = tf.random.stateless_uniform([batch_size], seed=time_seed)
-    x_t, target_velocity = losses.flow_path(noise, actions, times)
-    inputs = {"observations": batch["observations"], "noisy_actions": x_t, "times": times}
-    if labels is not None:
-        inputs["labels"] = labels
+    x_t, target_velocity = losses.flow_path(noise, targets, times)
+    inputs = {**context, "noisy_actions": x_t, "times": times}
     with tf.GradientTape() as tape:
         predicted = vector_field(inputs)
         loss = average(losses.flow_matching_loss(predicted, target_velocity), global_batch_size)
     grad_norm = apply_gradients(optimizer, tape, loss, vector_field.trainable_variables)
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return {"actor/flow_loss": loss, "actor/grad_norm": grad_norm / replicas}
+    return {f"{metric_prefix}/flow_loss": loss, f"{metric_prefix}/grad_norm": grad_norm / replicas}

@@ -51,12 +51,17 @@ class FlowBCAgent(Agent):
 
     def build(self) -> None:
         batch = self.dummy_batch()
-        self.flow.build(batch["observations"])
+        self.flow.build({"observations": batch["observations"]})
         self.actor_optimizer.build(self.vector_field.trainable_variables)
 
     def train_step(self, batch, seed, global_batch_size):
         return flow_actor_step(
-            self.vector_field, self.actor_optimizer, batch, seed, global_batch_size
+            self.vector_field,
+            self.actor_optimizer,
+            {"observations": batch["observations"]},
+            batch["actions"],
+            seed,
+            global_batch_size,
         )
 
     def sample_actions(self, observations, sweep_values, seed):

@@ -1,14 +1,17 @@
 """cfgrl-quickstart: the main job on an embedded default, a few minutes on 2 CPU cores.
 
-For each 2-D bandit (Diffusion-QL's 4 Gaussians, 8gaussians, rings, swissroll): build the dataset
-with its pipeline gin file, train CFGRL and IQL+AWR with the shipped CPU-scale gin files (one
-shared critic setting), evaluate CFGRL over guidance weights and AWR over temperatures, then print
-one comparison table and write summary figures. Every stage is the same code the binaries run,
-and every run dir is a normal cfgrl-train root dir (resumable, evaluable, exportable). Re-running
-the command reuses finished datasets and checkpoints.
+Goal-conditioned CFGRL on OGBench's pointmaze-medium-navigate, end to end with the same code the
+binaries run:
+  1. generate a small dataset with OGBench's own oracle (cfgrl-generate's logic),
+  2. convert it to TFRecords (cfgrl-convert, pipelines/ogbench/convert.gin),
+  3. train CFGRL with the CPU-scale gin file (gin/ogbench/cfgrl.gin) for a shortened run,
+  4. evaluate OGBench's 5 tasks over the guidance-weight sweep, all rollouts in lockstep,
+and print the success table and the plot's path. w = 1 is goal-conditioned flow BC; w > 1 is the
+improvement CFGRL gets for free. Re-running reuses the dataset and the finished run.
 
-  cfgrl-quickstart                       # everything under ./runs/quickstart
-  cfgrl-quickstart --bandits=rings --gin_bindings="train.num_steps=8000"
+  cfgrl-quickstart                                   # everything under ./runs/quickstart
+  cfgrl-quickstart --num_steps=100000                # the full CPU-scale training
+  cfgrl-quickstart --agents=cfgrl,gcfbc              # add a baseline (gin/ogbench/<agent>.gin)
 """
 
 from cfgrl_tf.cli import common
@@ -21,34 +24,52 @@ import time  # noqa: E402
 import gin  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from cfgrl_tf import distribute, summary  # noqa: E402
-from cfgrl_tf.data import bandit, build  # noqa: E402
+from cfgrl_tf import distribute  # noqa: E402
+from cfgrl_tf.data import build, ogbench_generate  # noqa: E402
 from cfgrl_tf.data.spec import INFO_FILENAME  # noqa: E402
 from cfgrl_tf.errors import UserError  # noqa: E402
 
-flags.DEFINE_string("root_dir", "runs/quickstart", "Where datasets, runs and the summary go.")
-flags.DEFINE_list(
-    "bandits", list(bandit.BANDITS), f"Bandits to run, of {', '.join(bandit.BANDITS)}."
+flags.DEFINE_string("root_dir", "runs/quickstart", "Where the dataset and runs go.")
+flags.DEFINE_string(
+    "dataset", "pointmaze-medium-navigate-v0", "OGBench dataset to generate and train on."
 )
-flags.DEFINE_list("agents", ["cfgrl", "iql_awr"], "Agent gin files (gin/bandit/<agent>.gin).")
+flags.DEFINE_integer("num_episodes", 200, "Episodes to generate (OGBench's full size: 1000).")
+flags.DEFINE_integer("num_steps", 15000, "Train steps (the CPU-scale config's full run: 100000).")
+flags.DEFINE_integer("episodes_per_task", 10, "Evaluation episodes per task and w.")
+flags.DEFINE_list("agents", ["cfgrl"], "Agent gin files to run (gin/ogbench/<agent>.gin).")
 flags.DEFINE_multi_string("gin_bindings", [], "Bindings applied to every training run.")
 flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES, "tf.distribute strategy.")
 FLAGS = flags.FLAGS
 
 
-def _build_data(bandit_name: str, data_dir: str) -> None:
+def _data(root: str) -> str:
+    raw_dir = os.path.join(root, "raw")
+    data_dir = os.path.join(root, "data", FLAGS.dataset)
+    npz = os.path.join(raw_dir, f"{FLAGS.dataset}.npz")
     if os.path.exists(os.path.join(data_dir, INFO_FILENAME)):
-        print(f"[data] {bandit_name}: reusing {data_dir}", flush=True)
-        return
+        print(f"[data] reusing {data_dir}", flush=True)
+        return data_dir
+    if not os.path.exists(npz):
+        print(f"[1/3] generating {FLAGS.num_episodes} episodes of {FLAGS.dataset}", flush=True)
+        ogbench_generate.generate_ogbench(
+            raw_dir, dataset_name=FLAGS.dataset, num_episodes=FLAGS.num_episodes
+        )
+    print(f"[2/3] converting {npz}", flush=True)
     gin.clear_config()
-    common.parse_gin([f"bandit/{bandit_name}.gin"], [], tree="pipelines")
+    common.parse_gin(["ogbench/convert.gin"], [f"ogbench_source.path = '{npz}'"], tree="pipelines")
     build.build_dataset(output_dir=data_dir)
+    return data_dir
 
 
 def _train(agent: str, data_dir: str, run_dir: str, strategy) -> None:
     gin.clear_config()
-    files = [f"bandit/{agent}.gin"]
-    bindings = [f"train.dataset_dir = '{data_dir}'", *FLAGS.gin_bindings]
+    files = [f"ogbench/{agent}.gin"]
+    bindings = [
+        f"train.dataset_dir = '{data_dir}'",
+        f"train.num_steps = {FLAGS.num_steps}",
+        f"evaluate_goal_agent.episodes_per_task = {FLAGS.episodes_per_task}",
+        *FLAGS.gin_bindings,
+    ]
     common.parse_gin(files, bindings)
     common.write_run_config(run_dir, files, bindings)
     from cfgrl_tf import experiment  # noqa: PLC0415 - after gin is configured.
@@ -60,24 +81,21 @@ def _train(agent: str, data_dir: str, run_dir: str, strategy) -> None:
 @common.user_errors_exit
 def main(argv):
     common.no_positional_args(argv)
-    unknown = sorted(set(FLAGS.bandits) - set(bandit.BANDITS))
-    if unknown:
-        raise UserError(f"--bandits: unknown {unknown}; choose from {', '.join(bandit.BANDITS)}")
+    if FLAGS.dataset not in ogbench_generate.SUPPORTED_DATASETS:
+        raise UserError(
+            f"--dataset={FLAGS.dataset!r} cannot be generated here; choose from "
+            f"{', '.join(ogbench_generate.SUPPORTED_DATASETS)}"
+        )
     root = os.path.abspath(FLAGS.root_dir)
     strategy = distribute.make_strategy(FLAGS.strategy)
     started = time.perf_counter()
-    runs, data_dirs = {}, {}
-    for i, name in enumerate(FLAGS.bandits, 1):
-        data_dir = data_dirs[name] = os.path.join(root, "data", name)
-        _build_data(name, data_dir)
-        for agent in FLAGS.agents:
-            run_dir = os.path.join(root, "runs", name, agent)
-            print(f"\n[{i}/{len(FLAGS.bandits)}] {agent} on {name} -> {run_dir}", flush=True)
-            _train(agent, data_dir, run_dir, strategy)
-            runs[(name, agent)] = run_dir
-    print(f"\nAll runs finished in {time.perf_counter() - started:.0f}s.\n", flush=True)
-    report = summary.summarize_bandit_runs(runs, data_dirs, root)
-    print(report, flush=True)
+    data_dir = _data(root)
+    for agent in FLAGS.agents:
+        run_dir = os.path.join(root, "runs", FLAGS.dataset, agent)
+        print(f"\n[3/3] training {agent} for {FLAGS.num_steps} steps -> {run_dir}", flush=True)
+        _train(agent, data_dir, run_dir, strategy)
+        print(f"Plot of success against w: {os.path.join(run_dir, 'eval', 'success.png')}")
+    print(f"\nQuickstart finished in {time.perf_counter() - started:.0f}s.", flush=True)
 
 
 def run():

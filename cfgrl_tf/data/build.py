@@ -13,7 +13,7 @@ import gin
 import numpy as np
 
 from cfgrl_tf import errors
-from cfgrl_tf.data import bandit, spec, writer
+from cfgrl_tf.data import bandit, ogbench_npz, spec, writer
 
 LABEL_RULES = ("none", "reward_quantile")
 
@@ -95,7 +95,15 @@ def build_dataset(
     writer.check_output_dir(output_dir)
     data = source()
     arrays = dict(data.arrays)
-    if label_rule == "none":
+    if label_rule == "none" and ogbench_npz.TRAJECTORY_FEATURES[0] in data.features:
+        labels = {
+            "optimal": {
+                "rule": "goal",
+                "note": f"goal-conditioned: optimal is {spec.NO_LABEL}; the optimality variable is "
+                "reaching the goal, drawn afresh for every batch (cfgrl_tf.data.goals)",
+            }
+        }
+    elif label_rule == "none":
         labels = {
             "optimal": {
                 "rule": "none",

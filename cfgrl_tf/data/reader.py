@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from cfgrl_tf import errors
 from cfgrl_tf.data import spec
+from cfgrl_tf.data.goals import GoalSampler
 
 _TF_DTYPES = {"float32": tf.float32, "int64": tf.int64}
 _READ_BATCH = 8192
@@ -148,7 +149,11 @@ def _clean_message(error: tf.errors.OpError) -> str:
 
 
 def make_batch_dataset(
-    arrays: dict[str, np.ndarray], batch_size: int, seed: int, start_element: int = 0
+    arrays: dict[str, np.ndarray],
+    batch_size: int,
+    seed: int,
+    start_element: int = 0,
+    goal_sampler: GoalSampler | None = None,
 ) -> tf.data.Dataset:
     """An infinite stream of batches sampled uniformly with replacement, resumable by position.
 
@@ -165,6 +170,9 @@ def make_batch_dataset(
       batch_size: records per batch.
       seed: the sampling seed.
       start_element: the index of the first element produced.
+      goal_sampler: for a goal-conditioned dataset (with trajectory features), draws each
+        batch's goals (`goals`, `subgoals`, `goal_reached`, `goal_distance`) from the same
+        element seed, so goals are fresh on every pass and resume exactly too.
 
     Returns:
       A `tf.data.Dataset` of dicts with the keys of `arrays` and a leading dimension `batch_size`.
@@ -186,6 +194,14 @@ def make_batch_dataset(
     # Constants captured by the map function: the data is copied into TF once, not per element.
     tensors = {key: tf.constant(value) for key, value in arrays.items()}
     base_seed = tf.constant([seed, 0], dtype=tf.int64)
+    goal_table = None
+    if goal_sampler is not None:
+        if "trajectory_end" not in tensors:
+            raise errors.UserError(
+                "goals can only be drawn from a goal-conditioned dataset (one with trajectory "
+                "features, e.g. converted from an OGBench file)"
+            )
+        goal_table = tensors.get("goal_reps", tensors["observations"])
 
     def gather(element: tf.Tensor) -> dict[str, tf.Tensor]:
         element_seed = tf.random.experimental.stateless_fold_in(base_seed, element, alg=_RNG_ALG)
@@ -197,7 +213,11 @@ def make_batch_dataset(
             dtype=tf.int64,
             alg=_RNG_ALG,
         )
-        return {key: tf.gather(value, indices) for key, value in tensors.items()}
+        batch = {key: tf.gather(value, indices) for key, value in tensors.items()}
+        if goal_sampler is not None:
+            goal_seed = tf.random.experimental.stateless_fold_in(element_seed, 1, alg=_RNG_ALG)
+            batch.update(goal_sampler.sample(tensors, indices, goal_table, goal_seed))
+        return batch
 
     return (
         tf.data.Dataset.counter(start_element)

@@ -2,6 +2,7 @@
 
 from cfgrl_tf.networks.critics import TwinQNetwork, ValueNetwork
 from cfgrl_tf.networks.gaussian import GaussianPolicy
+from cfgrl_tf.networks.goal_field import GoalVectorField
 from cfgrl_tf.networks.mlp import MLP
 from cfgrl_tf.networks.vector_field import NULL_LABEL, ConditionalVectorField
 
@@ -10,6 +11,7 @@ __all__ = [
     "NULL_LABEL",
     "ConditionalVectorField",
     "GaussianPolicy",
+    "GoalVectorField",
     "TwinQNetwork",
     "ValueNetwork",
 ]

@@ -26,6 +26,8 @@ class GaussianPolicy(keras.Model):
       action_dim: size of the action.
       hidden_dims: MLP widths.
       log_std_bounds: the learned log std is clipped into this range.
+      squash_mean: squash the mean into [-1, 1] with tanh (actions); False for unbounded
+        targets such as the subgoals of a hierarchical policy.
     """
 
     def __init__(
@@ -33,12 +35,14 @@ class GaussianPolicy(keras.Model):
         action_dim: int,
         hidden_dims: Sequence[int] = (256, 256, 256),
         log_std_bounds: tuple[float, float] = (-5.0, 2.0),
+        squash_mean: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.action_dim = int(action_dim)
         self.hidden_dims = tuple(int(d) for d in hidden_dims)
         self.log_std_bounds = (float(log_std_bounds[0]), float(log_std_bounds[1]))
+        self.squash_mean = bool(squash_mean)
         self.mean_net = MLP(self.hidden_dims, self.action_dim, name="mean")
         self.log_std = self.add_weight(
             shape=(self.action_dim,), initializer="zeros", name="log_std", trainable=True
@@ -46,7 +50,9 @@ class GaussianPolicy(keras.Model):
 
     def call(self, inputs: dict) -> dict:
         """Returns {"mean": [B, action_dim], "log_std": [B, action_dim]}; see `distribution`."""
-        mean = tf.tanh(self.mean_net(inputs["observations"]))
+        mean = self.mean_net(inputs["observations"])
+        if self.squash_mean:
+            mean = tf.tanh(mean)
         log_std = tf.clip_by_value(self.log_std, *self.log_std_bounds)
         return {"mean": mean, "log_std": tf.broadcast_to(log_std, tf.shape(mean))}
 
@@ -56,6 +62,7 @@ class GaussianPolicy(keras.Model):
             "action_dim": self.action_dim,
             "hidden_dims": list(self.hidden_dims),
             "log_std_bounds": list(self.log_std_bounds),
+            "squash_mean": self.squash_mean,
         }
 
 

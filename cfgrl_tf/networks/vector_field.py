@@ -16,6 +16,17 @@ from cfgrl_tf.networks.mlp import MLP
 NULL_LABEL = 0
 
 
+def time_features(times: tf.Tensor, num_frequencies: int) -> tf.Tensor:
+    """[B, 1 + 2 * num_frequencies]: t itself and sin/cos of t at log-spaced frequencies (1 to
+    16 cycles over [0, 1])."""
+    times = tf.reshape(tf.cast(times, tf.float32), [-1, 1])
+    if not num_frequencies:
+        return times
+    frequencies = 2.0 ** tf.linspace(0.0, 4.0, num_frequencies)
+    angles = 2.0 * math.pi * times * frequencies[None, :]
+    return tf.concat([times, tf.sin(angles), tf.cos(angles)], axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="cfgrl_tf")
 class ConditionalVectorField(keras.Model):
     """Predicts the flow-matching velocity of noisy actions.
@@ -68,12 +79,11 @@ class ConditionalVectorField(keras.Model):
         return self.num_labels is not None
 
     def call(self, inputs: dict) -> tf.Tensor:
-        times = tf.reshape(tf.cast(inputs["times"], tf.float32), [-1, 1])
-        features = [inputs["observations"], inputs["noisy_actions"], times]
-        if self.num_time_frequencies:
-            frequencies = 2.0 ** tf.linspace(0.0, 4.0, self.num_time_frequencies)
-            angles = 2.0 * math.pi * times * frequencies[None, :]
-            features += [tf.sin(angles), tf.cos(angles)]
+        features = [
+            inputs["observations"],
+            inputs["noisy_actions"],
+            time_features(inputs["times"], self.num_time_frequencies),
+        ]
         if self.label_embedding is not None:
             features.append(self.label_embedding(inputs["labels"]))
         return self.mlp(tf.concat(features, axis=-1))

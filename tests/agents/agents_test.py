@@ -172,9 +172,9 @@ def _recorded_labels(monkeypatch, agent, batch, seed):
     recorded = []
     original = cfgrl_module.flow_actor_step
 
-    def recording_step(*args, labels=None, **kwargs):
-        recorded.append(labels.numpy())
-        return original(*args, labels=labels, **kwargs)
+    def recording_step(vector_field, optimizer, context, *args, **kwargs):
+        recorded.append(context["labels"].numpy())
+        return original(vector_field, optimizer, context, *args, **kwargs)
 
     monkeypatch.setattr(cfgrl_module, "flow_actor_step", recording_step)
     agent.train_step(batch, seed, global_batch_size=len(batch["actions"]))

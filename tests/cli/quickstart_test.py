@@ -1,60 +1,44 @@
-"""The README's main job, shrunk: cfgrl-quickstart on one bandit with tiny training."""
+"""The README's main job, shrunk: cfgrl-quickstart with a tiny dataset, run and evaluation."""
 
-import pytest
+import os
+
 from testutil import run_cli
 
 from cfgrl_tf.evaluation import read_csv
 
 _TINY = [
-    "train.num_steps = 20",
-    "train.steps_per_loop = 10",
-    "train.log_interval = 10",
-    "train.batch_size = 32",
-    "train.jit_compile = False",
-    "IQLCritic.hidden_dims = (16,)",
-    "CFGRLAgent.hidden_dims = (16,)",
-    "CFGRLAgent.num_flow_steps = 4",
-    "IQLAWRAgent.hidden_dims = (16,)",
-    "evaluate_agent.num_samples = 100",
-    "bandit_source.num_samples = 300",
+    "--num_episodes=2",
+    "--num_steps=4",
+    "--episodes_per_task=1",
+    "--gin_bindings=train.steps_per_loop = 2",
+    "--gin_bindings=train.batch_size = 16",
+    "--gin_bindings=HIDDEN_DIMS = (16,)",
+    "--gin_bindings=evaluate_goal_agent.task_ids = (1, 2)",
+    "--gin_bindings=evaluate_goal_agent.max_episode_steps = 5",
 ]
 
 
-def _quickstart(root):
-    return run_cli(
-        "quickstart",
-        f"--root_dir={root}",
-        "--bandits=rings",
-        *(f"--gin_bindings={b}" for b in _TINY),
-    )
-
-
-def test_quickstart_builds_trains_evaluates_and_summarises(tmp_path):
-    root = tmp_path / "qs"
-    result = _quickstart(root)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = result.stdout
-    # The comparison table and the three checks of the issue, for the bandit that ran.
-    assert "CFGRL mean reward by guidance weight vs IQL+AWR" in out
-    assert "rings: reward w=0 -> 1 " in out and ", w=1 -> 3 " in out
-    assert "CFGRL best >= AWR best:" in out
-    for name in ("summary.csv", "summary.png", "reward_vs_w.png"):
-        assert (root / name).is_file(), name
-    summary = read_csv(str(root / "summary.csv"))
-    assert [row["bandit"] for row in summary] == ["rings"]
-    awr = read_csv(str(root / "runs" / "rings" / "iql_awr" / "eval" / "sweep.csv"))
-    # summary.csv keeps 6 significant digits.
-    assert summary[0]["awr_best_reward"] == pytest.approx(max(r["reward"] for r in awr), rel=1e-5)
-    assert (root / "data" / "rings" / "dataset_info.json").is_file()
-
-    # Running it again reuses the dataset and the finished runs.
-    again = _quickstart(root)
+def test_quickstart_generates_converts_trains_and_sweeps_w(tmp_path):
+    root = str(tmp_path / "qs")
+    result = run_cli("quickstart", f"--root_dir={root}", *_TINY, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = os.path.join(root, "runs", "pointmaze-medium-navigate-v0", "cfgrl")
+    rows = read_csv(os.path.join(run_dir, "eval", "sweep.csv"))
+    overall = [r["sweep_value"] for r in rows if r["task_id"] == "overall"]
+    assert overall == [0.5, 1.0, 1.25, 1.5, 2.0, 3.0]
+    assert os.path.getsize(os.path.join(run_dir, "eval", "success.png")) > 1000
+    # The table and the plot's path are printed.
+    assert "overall" in result.stdout and "task1" in result.stdout
+    assert os.path.join(run_dir, "eval", "success.png") in result.stdout
+    raw = os.path.join(root, "raw", "pointmaze-medium-navigate-v0.npz")
+    assert os.path.exists(raw)
+    # Re-running reuses the dataset.
+    again = run_cli("quickstart", f"--root_dir={root}", *_TINY, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "reusing" in again.stdout and "Already at step 20 of 20" in again.stdout
+    assert "[data] reusing" in again.stdout
 
 
-def test_unknown_bandit_is_named(tmp_path):
-    result = run_cli("quickstart", f"--root_dir={tmp_path}", "--bandits=moons", timeout=300)
+def test_quickstart_refuses_an_unknown_dataset(tmp_path):
+    result = run_cli("quickstart", f"--root_dir={tmp_path}", "--dataset=antmaze-huge-v9")
     assert result.returncode == 2
-    assert "moons" in result.stderr and "diffusion_ql" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "cannot be generated here" in result.stderr
