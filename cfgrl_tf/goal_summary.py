@@ -55,10 +55,14 @@ def _check(agents: dict, guided: str, baseline: str) -> str | None:
     best_w = max(above_one, key=lambda w: above_one[w][0])
     best, best_sd = above_one[best_w]
     spread = max(best_sd, at_one_sd)
+    # The same episodes (start, goal) are rolled out at every w, so the per-seed differences
+    # are paired.
+    paired = [b - a for a, b in zip(sweep[1.0], sweep[best_w], strict=True)]
     parts = [
         f"{guided}: best w>1 is w={best_w:g} with {best:.3f} (sd {best_sd:.3f}) vs w=1 "
         f"{at_one:.3f} (sd {at_one_sd:.3f}): margin {best - at_one:+.3f}, "
-        f"{'above' if best - at_one > spread else 'NOT above'} the seed spread {spread:.3f}"
+        f"{'above' if best - at_one > spread else 'NOT above'} the seed spread {spread:.3f} "
+        f"(per seed: {', '.join(f'{d:+.3f}' for d in paired)})"
     ]
     if baseline in agents:
         base, base_sd = _stats(next(iter(agents[baseline].values())))
@@ -89,13 +93,13 @@ def summarize_goal_runs(
     lines, csv_rows = [], []
     for env, agents in table.items():
         weights = sorted({w for sweep in agents.values() for w in sweep if len(sweep) > 1})
-        seeds = max(len(v) for sweep in agents.values() for v in sweep.values())
+        seeds = sorted({len(v) for sweep in agents.values() for v in sweep.values()})
         lines.append(
-            f"{env}: overall success (5 tasks), mean over {seeds} seed(s), "
-            "sd = standard deviation across seeds"
+            f"{env}: overall success (5 tasks), mean over {'/'.join(map(str, seeds))} seed(s) "
+            "(column 'seeds'), sd = standard deviation across seeds"
         )
         lines.append("(agents without guidance have one value, shown under 'no w')")
-        header = ["agent", "no w", *(f"w={w:g}" for w in weights)]
+        columns = ["agent", "seeds", "no w", *(f"w={w:g}" for w in weights)]
         body = []
         for agent, sweep in agents.items():
             cells = ["-"] * (len(weights) + 1)
@@ -115,9 +119,9 @@ def summarize_goal_runs(
                         "per_seed": " ".join(f"{v:.3f}" for v in values),
                     }
                 )
-            body.append([agent, *cells])
-        widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(header)]
-        lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+            body.append([agent, str(len(next(iter(sweep.values())))), *cells])
+        widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(columns)]
+        lines.append("  ".join(h.rjust(w) for h, w in zip(columns, widths, strict=True)))
         lines.append("  ".join("-" * w for w in widths))
         lines.extend(
             "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in body

@@ -46,15 +46,8 @@ def _build_data(bandit_name: str, data_dir: str) -> None:
 
 
 def _train(agent: str, data_dir: str, run_dir: str, strategy) -> None:
-    gin.clear_config()
-    files = [f"bandit/{agent}.gin"]
     bindings = [f"train.dataset_dir = '{data_dir}'", *FLAGS.gin_bindings]
-    common.parse_gin(files, bindings)
-    common.write_run_config(run_dir, files, bindings)
-    from cfgrl_tf import experiment  # noqa: PLC0415 - after gin is configured.
-
-    experiment.train(run_dir, strategy)
-    common.write_operative_config(run_dir)
+    common.train_run(run_dir, [f"bandit/{agent}.gin"], bindings, strategy)
 
 
 @common.user_errors_exit

@@ -119,6 +119,20 @@ def write_run_config(root_dir: str, gin_files: Sequence[str], gin_bindings: Sequ
     fileio.atomic_write_json(os.path.join(root_dir, "flags.json"), values)
 
 
+def train_run(
+    run_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str], strategy
+) -> None:
+    """Trains one run in-process as `cfgrl-train` would: fresh gin state, the run's config files,
+    `experiment.train`, the operative config."""
+    gin.clear_config()
+    parse_gin(gin_files, gin_bindings)
+    write_run_config(run_dir, gin_files, gin_bindings)
+    from cfgrl_tf import experiment  # noqa: PLC0415 - imports TensorFlow; after gin is set.
+
+    experiment.train(run_dir, strategy)
+    write_operative_config(run_dir)
+
+
 def write_operative_config(root_dir: str) -> None:
     """Writes gin's operative config (every parameter actually used) into `root_dir`."""
     fileio.atomic_write_text(

@@ -62,20 +62,13 @@ def _data(root: str) -> str:
 
 
 def _train(agent: str, data_dir: str, run_dir: str, strategy) -> None:
-    gin.clear_config()
-    files = [f"ogbench/{agent}.gin"]
     bindings = [
         f"train.dataset_dir = '{data_dir}'",
         f"train.num_steps = {FLAGS.num_steps}",
         f"evaluate_goal_agent.episodes_per_task = {FLAGS.episodes_per_task}",
         *FLAGS.gin_bindings,
     ]
-    common.parse_gin(files, bindings)
-    common.write_run_config(run_dir, files, bindings)
-    from cfgrl_tf import experiment  # noqa: PLC0415 - after gin is configured.
-
-    experiment.train(run_dir, strategy)
-    common.write_operative_config(run_dir)
+    common.train_run(run_dir, [f"ogbench/{agent}.gin"], bindings, strategy)
 
 
 @common.user_errors_exit

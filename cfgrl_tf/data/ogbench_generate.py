@@ -39,7 +39,6 @@ import multiprocessing
 import numbers
 import os
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -47,7 +46,7 @@ from collections.abc import Iterator
 import gin
 import numpy as np
 
-from cfgrl_tf import errors
+from cfgrl_tf import errors, fileio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,28 +218,11 @@ def _refuse_existing(paths: list[str]) -> None:
 
 
 def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """Writes a compressed npz through a temporary file in the same folder and a rename.
-
-    Written straight to disk rather than through `fileio.atomic_write_bytes`, which would hold a
-    second, compressed copy of a dataset of up to a few hundred MB in memory.
-    """
+    """Writes a compressed npz atomically, streamed to disk (`fileio.atomic_open`) rather than
+    built in memory: a dataset can be a few hundred MB."""
     _refuse_existing([path])  # Again: the first check was before collection, minutes ago.
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a dataset is shared like any file.
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with fileio.atomic_open(path) as f:
+        np.savez_compressed(f, **arrays)
 
 
 def _collect(
