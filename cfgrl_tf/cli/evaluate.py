@@ -20,6 +20,7 @@ from absl import app, flags  # noqa: E402
 
 from cfgrl_tf import experiment  # noqa: E402
 from cfgrl_tf.data.reader import load_dataset  # noqa: E402
+from cfgrl_tf.data.spec import DatasetInfo  # noqa: E402
 from cfgrl_tf.errors import UserError  # noqa: E402
 
 flags.DEFINE_string("root_dir", None, "Root dir of a cfgrl-train run.")
@@ -46,7 +47,10 @@ def main(argv):
     if FLAGS.video_dir and not agent.goal_conditioned:
         raise UserError("--video_dir applies to goal-conditioned (OGBench) runs only")
     print(f"Evaluating {agent.name} at step {step} on {dataset_dir}", flush=True)
-    experiment.evaluate_agent(agent, load_dataset(dataset_dir), FLAGS.root_dir, step)
+    if agent.goal_conditioned:  # Needs only the dataset's info, not its million records.
+        experiment.evaluate_goal_agent(agent, DatasetInfo.read(dataset_dir), FLAGS.root_dir, step)
+    else:
+        experiment.evaluate_agent(agent, load_dataset(dataset_dir), FLAGS.root_dir, step)
 
 
 def run():

@@ -20,7 +20,9 @@ the same start and goal in a fresh or a reused environment, which also makes the
 one-at-a-time loops agree exactly for a deterministic policy.
 
 Nothing here imports ogbench or MuJoCo at import time: MuJoCo picks its rendering backend from
-MUJOCO_GL when it is first imported, so that import waits until an evaluation starts.
+MUJOCO_GL when it is first imported, so that import waits until an evaluation starts. Nothing here
+renders either: MuJoCo's EGL backend and TensorFlow segfault in one process, so videos are made by
+replaying the recorded actions in a subprocess without TensorFlow (`cfgrl_tf.envs.video_replay`).
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
-import io
+import json
 import math
 import os
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from cfgrl_tf import errors, fileio
+from cfgrl_tf import errors
 
 GOAL_KEYS = ("observations", "oracle_reps")
 # Every OGBench goal-conditioned environment has five evaluation tasks.
@@ -53,6 +58,10 @@ SEED_STRIDE = 100_003
 # pool of this many environments, each reused for the next waiting rollout.
 DEFAULT_MANIPULATION_ENVS = 16
 DEFAULT_VIDEO_FRAME_SKIP = 3
+# The renderer probe imports MuJoCo and renders one tiny frame: ~2 s, far more on a loaded machine.
+PROBE_TIMEOUT_SECONDS = 300
+
+_VIDEO_HELPER = "cfgrl_tf.envs.video_replay"
 
 _SUPPORTED_PACKAGES = ("ogbench.locomaze", "ogbench.manipspace")
 _RENDERER_HINT = (
@@ -106,24 +115,40 @@ class _Settings:
     video_frame_skip: int
 
 
-class _Live:
-    """A rollout in progress in an environment."""
+@dataclasses.dataclass(frozen=True)
+class _Recording:
+    """What the video replay needs to reproduce a finished rollout exactly."""
 
-    def __init__(self, env, rollout: _Rollout, settings: _Settings):
+    rollout: _Rollout
+    success: bool
+    actions: np.ndarray  # [T, action_dim], the clipped actions passed to env.step
+    observations: np.ndarray  # [T + 1, obs_dim] float64, the reset's and every step's
+    goal: np.ndarray  # [goal_dim]
+
+
+class _Live:
+    """A rollout in progress in an environment.
+
+    A rollout to be filmed keeps its actions and observations for the replay (see
+    `_write_videos`); `render_goal` is only for that replay, which runs without TensorFlow.
+    """
+
+    def __init__(self, env, rollout: _Rollout, render_goal: bool = False):
         self.env = env
         self.rollout = rollout
         self.length = 0
         self.episode_return = 0.0
-        self.frames: list[np.ndarray] = []
-        self.skip = settings.video_frame_skip
         # Only a teleport maze's step draws from numpy's global generator; swapping the generator
         # in costs ~10 us a step, so other envs skip it.
         self._step_needs_rng = getattr(env.unwrapped, "_teleport_info", None) is not None
         self.observation, self.goal, self._rng, self.goal_frame = _reset(
-            env, rollout, render_goal=rollout.record_video
+            env, rollout, render_goal=render_goal
         )
+        self._actions: list[np.ndarray] | None = None
+        self._observations: list[np.ndarray] | None = None
         if rollout.record_video:
-            self.frames.append(env.render().copy())
+            self._actions = []
+            self._observations = [np.array(self.observation, np.float64).reshape(-1)]
 
     def step(self, action: np.ndarray) -> tuple[bool, bool]:
         """Steps the env; returns (done, success)."""
@@ -135,10 +160,22 @@ class _Live:
         self.observation = ob
         self.length += 1
         self.episode_return += float(reward)
-        done = bool(terminated or truncated)
-        if self.rollout.record_video and (done or self.length % self.skip == 0):
-            self.frames.append(self.env.render().copy())
-        return done, bool(info.get("success", False))
+        if self._actions is not None:
+            self._actions.append(np.array(action, copy=True))
+            self._observations.append(np.array(ob, np.float64).reshape(-1))
+        return bool(terminated or truncated), bool(info.get("success", False))
+
+    def recording(self, success: bool) -> _Recording | None:
+        """The finished rollout's recording if it is filmed, else None."""
+        if self._actions is None:
+            return None
+        return _Recording(
+            rollout=self.rollout,
+            success=success,
+            actions=np.stack(self._actions),
+            observations=np.stack(self._observations),
+            goal=np.array(self.goal, copy=True),
+        )
 
     def result(self, success: bool) -> EpisodeResult:
         r = self.rollout
@@ -193,8 +230,10 @@ def evaluate_lockstep(
             goal representation, e.g. the maze x-y or the cube positions).
         progress: print a line to stdout about every 10% of an episode's steps.
         video_dir: if set, write a video (goal beside the scene) of the first `video_episodes`
-            episodes of each task at `video_sweep_value` here: MP4 when imageio's ffmpeg plugin
-            is installed, else an animated GIF. Needs an offscreen renderer (MUJOCO_GL=egl).
+            episodes of each task at `video_sweep_value` here, and print the paths: MP4 when
+            imageio's ffmpeg plugin is installed, else an animated GIF. Needs an offscreen
+            renderer (MUJOCO_GL=egl). The rollouts only record their actions; after them, one
+            subprocess without TensorFlow replays and renders the episodes.
         video_episodes: episodes per task to record.
         video_sweep_value: the sweep value to record; the largest one by default.
         video_frame_skip: record every this many steps (and the last).
@@ -207,7 +246,10 @@ def evaluate_lockstep(
     Raises:
         UserError: an unknown or unsupported env, task ids outside 1..5, a bad goal_key, sweep or
             count, a policy returning the wrong shape or non-finite actions, or videos asked for
-            without a working renderer (checked before any rollout runs).
+            without a working renderer or a writable video_dir (checked before any rollout runs).
+
+    A video replay that fails or does not reproduce its episode prints a warning and writes no
+    video; the evaluation's results are returned all the same.
     """
     settings = _settings(
         env_name,
@@ -224,22 +266,25 @@ def evaluate_lockstep(
         video_frame_skip=video_frame_skip,
     )
     rollouts = settings.rollouts
+    if max_envs is not None:
+        _check_count("max_envs", max_envs)
+    _prepare_videos(settings)
+    recordings: list[_Recording] = []
     with _quiet_env_warnings():
         first = _make_env(settings)
         envs = [first]
         try:
-            if settings.video_dir is not None:
-                _probe_renderer(first)
             if max_envs is None:
                 heavy = "manipspace" in str(first.unwrapped.__class__.__module__)
                 max_envs = DEFAULT_MANIPULATION_ENVS if heavy else len(rollouts)
-            _check_count("max_envs", max_envs)
             num_envs = min(max_envs, len(rollouts))
             envs.extend(_make_env(settings) for _ in range(num_envs - 1))
-            return _run_lockstep(settings, policy, envs)
+            results = _run_lockstep(settings, policy, envs, recordings)
         finally:
             for env in envs:
                 _close_env(env)
+    _write_videos(settings, recordings)
+    return results
 
 
 def evaluate_one_at_a_time(
@@ -281,15 +326,15 @@ def evaluate_one_at_a_time(
     total = len(settings.rollouts)
     report_every = max(1, total // 10)
     results = []
+    _prepare_videos(settings)
+    recordings: list[_Recording] = []
     with _quiet_env_warnings():
         env = _make_env(settings)
         try:
-            if settings.video_dir is not None:
-                _probe_renderer(env)
             action_dim, low, high = _action_bounds(env)
             start, env_steps, successes = time.perf_counter(), 0, 0
             for i, rollout in enumerate(settings.rollouts):
-                live = _Live(env, rollout, settings)
+                live = _Live(env, rollout)
                 goal = live.goal[None]
                 sweep = np.full(1, rollout.sweep_value, np.float32)
                 base = _policy_seed_base(settings.seed, rollout.index + 1)
@@ -304,7 +349,7 @@ def evaluate_one_at_a_time(
                 env_steps += live.length
                 successes += success
                 results.append(live.result(success))
-                _save_video(settings, live)
+                recordings.append(live.recording(success))
                 if settings.progress and ((i + 1) % report_every == 0 or i + 1 == total):
                     rate = env_steps / max(time.perf_counter() - start, 1e-9)
                     _print(
@@ -313,6 +358,7 @@ def evaluate_one_at_a_time(
                     )
         finally:
             _close_env(env)
+    _write_videos(settings, recordings)
     return results
 
 
@@ -460,14 +506,16 @@ def supported_env_names() -> list[str]:
 # The lockstep loop.
 
 
-def _run_lockstep(settings: _Settings, policy: Policy, envs: list) -> list[EpisodeResult]:
+def _run_lockstep(
+    settings: _Settings, policy: Policy, envs: list, recordings: list[_Recording]
+) -> list[EpisodeResult]:
     rollouts = settings.rollouts
     num_envs = len(envs)
     action_dim, low, high = _action_bounds(envs[0])
     pending = iter(rollouts)
     lives: list[_Live | None] = [None] * num_envs
     for slot, env in enumerate(envs):
-        lives[slot] = _Live(env, next(pending), settings)
+        lives[slot] = _Live(env, next(pending))
     obs_dim = np.asarray(lives[0].observation).reshape(-1).shape[0]
     goal_dim = np.asarray(lives[0].goal).reshape(-1).shape[0]
     observations = np.zeros((num_envs, obs_dim), np.float32)
@@ -514,7 +562,7 @@ def _run_lockstep(settings: _Settings, policy: Policy, envs: list) -> list[Episo
                 observations[slot] = live.observation
                 continue
             results[live.rollout.index] = live.result(success)
-            _save_video(settings, live)
+            recordings.append(live.recording(success))
             finished += 1
             successes += success
             env_steps += live.length
@@ -523,7 +571,7 @@ def _run_lockstep(settings: _Settings, policy: Policy, envs: list) -> list[Episo
                 active[slot] = False
                 lives[slot] = None
             else:
-                lives[slot] = _Live(live.env, nxt, settings)
+                lives[slot] = _Live(live.env, nxt)
                 load(slot)
         step += 1
         if settings.progress and (step % report_every == 0 or not active.any()):
@@ -591,11 +639,13 @@ def _import_ogbench():
     return gymnasium
 
 
-def _make_env(settings: _Settings):
+def _make_env(settings: _Settings, render_size: int | None = None):
     gymnasium = _import_ogbench()
     kwargs: dict[str, Any] = {"use_oracle_rep": settings.goal_key == "oracle_reps"}
     if settings.max_episode_steps is not None:
         kwargs["max_episode_steps"] = settings.max_episode_steps
+    if render_size is not None:
+        kwargs.update(width=render_size, height=render_size)
     env = gymnasium.make(settings.env_name, **kwargs)
     _pin_action_space(env.unwrapped)
     return env
@@ -670,24 +720,6 @@ def _horizon(env) -> int:
     return 1000
 
 
-def _probe_renderer(env) -> None:
-    """Raises a UserError unless `env` can render, before any rollout runs."""
-    backend = os.environ.get("MUJOCO_GL", "").lower()
-    # Without a backend MuJoCo tries GLFW, which needs a display. A failed GLFW render leaves the
-    # process in a state where the next render attempt aborts it, so do not even try.
-    if backend not in ("egl", "osmesa") and not os.environ.get("DISPLAY"):
-        raise errors.UserError(f"{_RENDERER_HINT} (MUJOCO_GL={backend!r}, no DISPLAY)")
-    try:
-        _reset(env, _Rollout(0, 1, 0, 0.0, 0, False), render_goal=False)
-        frame = np.asarray(env.render())
-    except Exception as e:
-        raise errors.UserError(
-            f"{_RENDERER_HINT} (MUJOCO_GL={backend!r}: {type(e).__name__}: {e})"
-        ) from e
-    if frame.ndim != 3:
-        raise errors.UserError(f"{_RENDERER_HINT} (render returned shape {frame.shape})")
-
-
 def _close_env(env) -> None:
     # OGBench's envs do not close their MuJoCo renderers; left to the garbage collector at exit,
     # an EGL context is freed after EGL itself and prints a traceback.
@@ -718,43 +750,116 @@ def _quiet_env_warnings() -> Iterator[None]:
 # Videos.
 
 
-def _save_video(settings: _Settings, live: _Live) -> None:
-    r = live.rollout
-    if not r.record_video or settings.video_dir is None:
+def _prepare_videos(settings: _Settings) -> None:
+    """Checks, before any rollout, that videos can be rendered and written."""
+    if settings.video_dir is None:
         return
-    frames = [np.asarray(f) for f in live.frames]
-    if live.goal_frame is not None:
-        goal = np.asarray(live.goal_frame)
-        frames = [np.concatenate([goal, f], axis=1) if goal.shape == f.shape else f for f in frames]
-    stem = f"{settings.env_name}_task{r.task_id}_ep{r.episode}_w{r.sweep_value:g}"
-    path = os.path.join(settings.video_dir, stem)
-    fps = max(1, round(30 / settings.video_frame_skip))
+    _probe_renderer(settings.env_name)
     try:
-        import imageio.v2 as imageio
-        import imageio_ffmpeg  # noqa: F401  (only to know that the ffmpeg plugin can run)
-    except ImportError:
-        _write_gif(path + ".gif", frames, fps)
-        return
-    os.makedirs(settings.video_dir, exist_ok=True)
-    tmp = path + ".partial.mp4"
-    imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=1)
-    os.replace(tmp, path + ".mp4")
+        os.makedirs(settings.video_dir, exist_ok=True)
+    except OSError as e:
+        raise errors.UserError(f"cannot create video_dir {settings.video_dir!r}: {e}") from e
 
 
-def _write_gif(path: str, frames: list[np.ndarray], fps: int) -> None:
-    from PIL import Image
+def _probe_renderer(env_name: str) -> None:
+    """Raises a UserError unless a process like the video replay can render `env_name`.
 
-    images = [Image.fromarray(np.asarray(f, np.uint8)) for f in frames]
-    buf = io.BytesIO()
-    images[0].save(
-        buf,
-        format="GIF",
-        save_all=True,
-        append_images=images[1:],
-        duration=max(20, round(1000 / fps)),
-        loop=0,
+    The probe renders in a subprocess: this process may have TensorFlow loaded, and an EGL context
+    beside TensorFlow segfaults (that is why videos are replayed elsewhere in the first place).
+    """
+    backend = os.environ.get("MUJOCO_GL", "").lower()
+    # Without a backend MuJoCo tries GLFW, which needs a display: no need to start a process.
+    if backend not in ("egl", "osmesa") and not os.environ.get("DISPLAY"):
+        raise errors.UserError(f"{_RENDERER_HINT} (MUJOCO_GL={backend!r}, no DISPLAY)")
+    try:
+        proc = _run_video_helper(["probe", env_name], timeout=PROBE_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired as e:
+        raise errors.UserError(
+            f"{_RENDERER_HINT} (MUJOCO_GL={backend!r}: the renderer probe process did not render "
+            f"a frame of {env_name} within {PROBE_TIMEOUT_SECONDS} s)"
+        ) from e
+    if proc.returncode != 0:
+        raise errors.UserError(
+            f"{_RENDERER_HINT} (MUJOCO_GL={backend!r}: the renderer probe process, rendering one "
+            f"frame of {env_name}, {_describe_failure(proc)})"
+        )
+
+
+def _write_videos(settings: _Settings, recordings: Sequence[_Recording | None]) -> list[str]:
+    """Renders the recorded rollouts' videos by replay in a subprocess; prints and returns paths."""
+    recordings = sorted((r for r in recordings if r is not None), key=lambda r: r.rollout.index)
+    if settings.video_dir is None or not recordings:
+        return []
+    manifest = {
+        "env_name": settings.env_name,
+        "goal_key": settings.goal_key,
+        "max_episode_steps": settings.max_episode_steps,
+        "video_dir": settings.video_dir,
+        "video_frame_skip": settings.video_frame_skip,
+        "episodes": [
+            {
+                "task_id": r.rollout.task_id,
+                "episode": r.rollout.episode,
+                "sweep_value": r.rollout.sweep_value,
+                "reset_seed": r.rollout.reset_seed,
+                "success": r.success,
+            }
+            for r in recordings
+        ],
+    }
+    arrays = {}
+    for i, r in enumerate(recordings):
+        arrays[f"actions_{i}"] = r.actions
+        arrays[f"observations_{i}"] = r.observations
+        arrays[f"goal_{i}"] = r.goal
+    with tempfile.TemporaryDirectory(prefix="cfgrl_videos_") as tmp:
+        recordings_path = os.path.join(tmp, "recordings.npz")
+        result_path = os.path.join(tmp, "videos.json")
+        np.savez(recordings_path, manifest=np.array(json.dumps(manifest)), **arrays)
+        proc = _run_video_helper(["replay", recordings_path, result_path], timeout=None)
+        if proc.returncode != 0:
+            # The evaluation itself is done and valid: report the videos' failure, keep results.
+            _print(
+                f"warning: no videos written: rendering {len(recordings)} episodes by replay "
+                f"({sys.executable} -m {_VIDEO_HELPER}) {_describe_failure(proc)}"
+            )
+            return []
+        with open(result_path) as f:
+            paths = json.load(f)
+    if proc.stderr.strip():
+        sys.stderr.write(proc.stderr)
+    for path in paths:
+        _print(f"Wrote video {path} ({os.path.getsize(path)} bytes)")
+    return paths
+
+
+def _run_video_helper(args: list[str], timeout: float | None) -> subprocess.CompletedProcess:
+    """Runs `python -m cfgrl_tf.envs.video_replay ARGS` with this environment (MUJOCO_GL)."""
+    env = dict(os.environ)
+    # The helper must import this very cfgrl_tf, whether installed or run from a source tree.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-m", _VIDEO_HELPER, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
-    fileio.atomic_write_bytes(path, buf.getvalue())
+
+
+def _describe_failure(proc: subprocess.CompletedProcess) -> str:
+    """'crashed with SIGSEGV' or 'failed (exit status 1): <its last stderr line>'."""
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        return f"crashed with {name}"
+    lines = [line.strip() for line in (proc.stderr or "").splitlines() if line.strip()]
+    last = lines[-1] if lines else "no error message"
+    return f"failed (exit status {proc.returncode}): {last}"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def _replay_episode(
         f"{settings.env_name} task {rollout.task_id} episode {rollout.episode} "
         f"(w={rollout.sweep_value:g})"
     )
-    live = ogbench_eval._Live(env, rollout, settings, render_goal=True)
+    live = ogbench_eval._Live(env, rollout, render_goal=True)
     if not np.allclose(live.goal, goal, rtol=0.0, atol=OBSERVATION_ATOL):
         raise ReplayMismatchError(f"replay of {name}: the reset gave a different goal")
     _check_observation(name, 0, live.observation, observations[0])
