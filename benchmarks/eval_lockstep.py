@@ -113,7 +113,7 @@ def main():
     parser.add_argument("--env", default="pointmaze-medium-v0")
     parser.add_argument("--episodes", type=int, default=2, help="episodes per task")
     parser.add_argument("--tasks", default="1,2,3,4,5")
-    parser.add_argument("--sweep", default="0,0.5,1,1.5,2,3", help="guidance weights")
+    parser.add_argument("--sweep", default="0.5,1,1.25,1.5,2,3", help="guidance weights")
     parser.add_argument("--max_episode_steps", type=int, default=None)
     parser.add_argument("--goal_key", default="observations", choices=ogbench_eval.GOAL_KEYS)
     parser.add_argument("--policy", default="mlp", choices=("mlp", "controller"))

@@ -44,6 +44,16 @@ def _stats(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else float("nan")
 
 
+def _sd(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3f}"
+
+
+def _versus(margin: float, spread: float) -> str:
+    if math.isnan(spread):
+        return "(one seed: no spread to compare with)"
+    return f"{'above' if margin > spread else 'NOT above'} the seed spread {spread:.3f}"
+
+
 def _check(agents: dict, guided: str, baseline: str) -> str | None:
     if guided not in agents or 1.0 not in agents[guided]:
         return None
@@ -54,22 +64,20 @@ def _check(agents: dict, guided: str, baseline: str) -> str | None:
         return None
     best_w = max(above_one, key=lambda w: above_one[w][0])
     best, best_sd = above_one[best_w]
-    spread = max(best_sd, at_one_sd)
     # The same episodes (start, goal) are rolled out at every w, so the per-seed differences
     # are paired.
     paired = [b - a for a, b in zip(sweep[1.0], sweep[best_w], strict=True)]
     parts = [
-        f"{guided}: best w>1 is w={best_w:g} with {best:.3f} (sd {best_sd:.3f}) vs w=1 "
-        f"{at_one:.3f} (sd {at_one_sd:.3f}): margin {best - at_one:+.3f}, "
-        f"{'above' if best - at_one > spread else 'NOT above'} the seed spread {spread:.3f} "
+        f"{guided}: best w>1 is w={best_w:g} with {best:.3f} (sd {_sd(best_sd)}) vs w=1 "
+        f"{at_one:.3f} (sd {_sd(at_one_sd)}): margin {best - at_one:+.3f}, "
+        f"{_versus(best - at_one, max(best_sd, at_one_sd))} "
         f"(per seed: {', '.join(f'{d:+.3f}' for d in paired)})"
     ]
     if baseline in agents:
         base, base_sd = _stats(next(iter(agents[baseline].values())))
-        spread = max(best_sd, base_sd)
         parts.append(
-            f"vs {baseline} {base:.3f} (sd {base_sd:.3f}): margin {best - base:+.3f}, "
-            f"{'above' if best - base > spread else 'NOT above'} the seed spread {spread:.3f}"
+            f"vs {baseline} {base:.3f} (sd {_sd(base_sd)}): margin {best - base:+.3f}, "
+            f"{_versus(best - base, max(best_sd, base_sd))}"
         )
     return "; ".join(parts)
 

@@ -4,14 +4,15 @@ Goal-conditioned CFGRL on OGBench's pointmaze-medium-navigate, end to end with t
 binaries run:
   1. generate a small dataset with OGBench's own oracle (cfgrl-generate's logic),
   2. convert it to TFRecords (cfgrl-convert, pipelines/ogbench/convert.gin),
-  3. train CFGRL with the CPU-scale gin file (gin/ogbench/cfgrl.gin) for a shortened run,
+  3. train CFGRL, flat and hierarchical, with the CPU-scale gin files (gin/ogbench/cfgrl.gin,
+     hcfgrl.gin) for a shortened run (20k steps instead of 100k),
   4. evaluate OGBench's 5 tasks over the guidance-weight sweep, all rollouts in lockstep,
 and print the success table and the plot's path. w = 1 is goal-conditioned flow BC; w > 1 is the
-improvement CFGRL gets for free. Re-running reuses the dataset and the finished run.
+improvement CFGRL gets for free. Re-running reuses the dataset and the finished runs.
 
   cfgrl-quickstart                                   # everything under ./runs/quickstart
   cfgrl-quickstart --num_steps=100000                # the full CPU-scale training
-  cfgrl-quickstart --agents=cfgrl,gcfbc              # add a baseline (gin/ogbench/<agent>.gin)
+  cfgrl-quickstart --agents=cfgrl,gcfbc              # other agents (gin/ogbench/<agent>.gin)
 """
 
 from cfgrl_tf.cli import common
@@ -24,7 +25,7 @@ import time  # noqa: E402
 import gin  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from cfgrl_tf import distribute  # noqa: E402
+from cfgrl_tf import distribute, goal_summary  # noqa: E402
 from cfgrl_tf.data import build, ogbench_generate  # noqa: E402
 from cfgrl_tf.data.spec import INFO_FILENAME  # noqa: E402
 from cfgrl_tf.errors import UserError  # noqa: E402
@@ -33,10 +34,14 @@ flags.DEFINE_string("root_dir", "runs/quickstart", "Where the dataset and runs g
 flags.DEFINE_string(
     "dataset", "pointmaze-medium-navigate-v0", "OGBench dataset to generate and train on."
 )
-flags.DEFINE_integer("num_episodes", 200, "Episodes to generate (OGBench's full size: 1000).")
-flags.DEFINE_integer("num_steps", 15000, "Train steps (the CPU-scale config's full run: 100000).")
+flags.DEFINE_integer(
+    "num_episodes", 1000, "Episodes to generate (OGBench's size for pointmaze navigate: 1000)."
+)
+flags.DEFINE_integer("num_steps", 20000, "Train steps (the CPU-scale config's full run: 100000).")
 flags.DEFINE_integer("episodes_per_task", 10, "Evaluation episodes per task and w.")
-flags.DEFINE_list("agents", ["cfgrl"], "Agent gin files to run (gin/ogbench/<agent>.gin).")
+flags.DEFINE_list(
+    "agents", ["cfgrl", "hcfgrl"], "Agent gin files to run (gin/ogbench/<agent>.gin)."
+)
 flags.DEFINE_multi_string("gin_bindings", [], "Bindings applied to every training run.")
 flags.DEFINE_enum("strategy", "default", distribute.STRATEGIES, "tf.distribute strategy.")
 FLAGS = flags.FLAGS
@@ -83,12 +88,13 @@ def main(argv):
     strategy = distribute.make_strategy(FLAGS.strategy)
     started = time.perf_counter()
     data_dir = _data(root)
+    runs = {}
     for agent in FLAGS.agents:
-        run_dir = os.path.join(root, "runs", FLAGS.dataset, agent)
+        run_dir = runs[(FLAGS.dataset, agent, 0)] = os.path.join(root, "runs", FLAGS.dataset, agent)
         print(f"\n[3/3] training {agent} for {FLAGS.num_steps} steps -> {run_dir}", flush=True)
         _train(agent, data_dir, run_dir, strategy)
-        print(f"Plot of success against w: {os.path.join(run_dir, 'eval', 'success.png')}")
-    print(f"\nQuickstart finished in {time.perf_counter() - started:.0f}s.", flush=True)
+    print(f"\nQuickstart finished in {time.perf_counter() - started:.0f}s.\n", flush=True)
+    print(goal_summary.summarize_goal_runs(runs, root, prefix="quickstart"), flush=True)
 
 
 def run():

@@ -29,7 +29,11 @@ def test_quickstart_generates_converts_trains_and_sweeps_w(tmp_path):
     assert os.path.getsize(os.path.join(run_dir, "eval", "success.png")) > 1000
     # The table and the plot's path are printed.
     assert "overall" in result.stdout and "task1" in result.stdout
-    assert os.path.join(run_dir, "eval", "success.png") in result.stdout
+    # Flat and hierarchical CFGRL both ran; the summary table, its checks and the plot's path.
+    assert os.path.exists(os.path.join(os.path.dirname(run_dir), "hcfgrl", "eval", "sweep.csv"))
+    assert "check: cfgrl: best w>1 is" in result.stdout
+    assert "check: hcfgrl: best w>1 is" in result.stdout
+    assert os.path.join(root, "quickstart_pointmaze-medium-navigate-v0.png") in result.stdout
     raw = os.path.join(root, "raw", "pointmaze-medium-navigate-v0.npz")
     assert os.path.exists(raw)
     # Re-running reuses the dataset.
