@@ -20,15 +20,14 @@ the xy position in mazes), which are then stored as the `goal_reps` feature.
 from __future__ import annotations
 
 import os
-import re
-import warnings
 import zipfile
 
 import gin
 import numpy as np
 
 from cfgrl_tf import errors
-from cfgrl_tf.data import spec
+from cfgrl_tf.data import ogbench_generate, spec
+from cfgrl_tf.envs import ogbench_eval
 
 GOAL_KEYS = ("observations", "oracle_reps")
 REQUIRED_KEYS = ("observations", "actions", "terminals")
@@ -49,45 +48,6 @@ def dataset_name_from_path(path: str) -> str:
     if name.endswith("-val"):
         name = name[: -len("-val")]
     return name
-
-
-def env_name_for_dataset(dataset_name: str) -> str:
-    """The environment an OGBench dataset was collected in: the dataset type is dropped.
-
-    'pointmaze-medium-navigate-v0' -> 'pointmaze-medium-v0', 'cube-single-play-v0' ->
-    'cube-single-v0' (OGBench's own naming rule).
-    """
-    parts = dataset_name.split("-")
-    if len(parts) < 3 or not re.fullmatch(r"v\d+", parts[-1]):
-        raise errors.UserError(
-            f"{dataset_name!r} is not an OGBench dataset name (<env>-<type>-v<N>, e.g. "
-            "'pointmaze-medium-navigate-v0'); pass the environment with ogbench_source.env_name"
-        )
-    return "-".join(parts[:-2] + parts[-1:])
-
-
-def make_env(env_name: str, **kwargs):
-    """`gymnasium.make` for an OGBench environment, with a clear error for an unknown name."""
-    import gymnasium  # noqa: PLC0415 - the environments are only needed here.
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*DISPLAY.*")
-        warnings.filterwarnings("ignore", message=".*precision lowered.*")
-        import ogbench.locomaze  # noqa: F401, PLC0415 - registers the environments.
-        import ogbench.manipspace  # noqa: F401, PLC0415
-
-        if env_name not in gymnasium.registry:
-            known = sorted(
-                name
-                for name in gymnasium.registry
-                if re.match(r"^(point|ant|humanoid)maze-|^(cube|scene|puzzle)-", name)
-                and not name.startswith("visual")
-            )
-            raise errors.UserError(
-                f"unknown OGBench environment {env_name!r}; known ones include "
-                f"{', '.join(known[:12])}, ..."
-            )
-        return gymnasium.make(env_name, **kwargs)
 
 
 def read_npz(path: str) -> dict[str, np.ndarray]:
@@ -255,8 +215,11 @@ def ogbench_source(
     path = os.path.abspath(path)
     dataset_name = dataset_name_from_path(path)
     if env_name is None:
-        env_name = env_name_for_dataset(dataset_name)
-    env = make_env(env_name)
+        try:
+            env_name = ogbench_generate.env_name_of(dataset_name)
+        except errors.UserError as e:
+            raise errors.UserError(f"{path}: {e}; or set ogbench_source.env_name") from None
+    env = ogbench_eval.make_env(env_name)
     raw = read_npz(path)
     obs_shape = env.observation_space.shape
     if tuple(raw["observations"].shape[1:]) != tuple(obs_shape):

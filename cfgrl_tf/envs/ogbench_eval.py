@@ -488,6 +488,15 @@ def env_dims(env_name: str, goal_key: str = "observations") -> tuple[int, int, i
     return int(np.asarray(observation).size), int(goal.size), action_dim
 
 
+def make_env(env_name: str, **kwargs):
+    """`gymnasium.make` for a state-based OGBench goal-conditioned env, with a clear `UserError`
+    for an unknown or unsupported name and OGBench's import-time warnings silenced."""
+    _check_env_name(env_name)
+    gymnasium = _import_ogbench()
+    with _quiet_env_warnings():
+        return gymnasium.make(env_name, **kwargs)
+
+
 def supported_env_names() -> list[str]:
     """The state-based OGBench goal-conditioned env ids this module evaluates (imports ogbench)."""
     gymnasium = _import_ogbench()
