@@ -14,6 +14,7 @@ Prints a table and a summary line. Run it alone: two cores are shared.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import tempfile
 import time
@@ -47,13 +48,8 @@ def pipeline_rate(arrays, batch, goal_sampler, n):
 
 
 def train_rate(cls, hidden, batch, steps, dataset, workdir):
-    def agent_fn(**kwargs):
-        return cls(hidden_dims=hidden, **kwargs)
-
-    agent_fn.goal_conditioned = True
-    agent_fn.__name__ = cls.__name__
     learner = Learner(
-        agent_fn,
+        functools.partial(cls, hidden_dims=hidden),
         dataset,
         workdir,
         tf.distribute.get_strategy(),

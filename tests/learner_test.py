@@ -1,6 +1,7 @@
 """Learner: exact resume, total-step semantics, distribution, logging, non-finite losses."""
 
 import csv
+import functools
 import os
 
 import numpy as np
@@ -178,11 +179,7 @@ def _goal_learner(dataset_dir, root_dir, strategy=None, **kwargs):
     from cfgrl_tf.agents import HCFGRLAgent
     from cfgrl_tf.data.goals import GoalSampler
 
-    def agent_fn(**arguments):
-        return HCFGRLAgent(hidden_dims=(32, 32), num_flow_steps=4, **arguments)
-
-    agent_fn.goal_conditioned = True
-    agent_fn.__name__ = "HCFGRLAgent"
+    agent_fn = functools.partial(HCFGRLAgent, hidden_dims=(32, 32), num_flow_steps=4)
     defaults = dict(batch_size=32, seed=5, steps_per_loop=10, checkpoint_interval=10)
     defaults.update(kwargs)
     return Learner(

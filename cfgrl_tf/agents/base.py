@@ -50,7 +50,7 @@ def agent_arguments(agent_fn, info) -> dict:
     goal size and the normalisation statistics.
 
     Args:
-      agent_fn: the agent class (gin-configured).
+      agent_fn: the agent class (gin-configured), or a `functools.partial` of one.
       info: the training dataset's `DatasetInfo`.
 
     Raises:
@@ -60,17 +60,18 @@ def agent_arguments(agent_fn, info) -> dict:
     from cfgrl_tf.errors import DatasetError  # noqa: PLC0415
 
     arguments = {"observation_dim": info.obs_dim, "action_dim": info.action_dim}
-    wants_goals = getattr(agent_fn, "goal_conditioned", False)
+    agent_class = getattr(agent_fn, "func", agent_fn)  # functools.partial(Class, ...) too
+    wants_goals = getattr(agent_class, "goal_conditioned", False)
     has_goals = ogbench_npz.is_goal_conditioned(info)
     source = info.source.get("name", "?")
     if wants_goals and not has_goals:
         raise DatasetError(
-            f"agent {agent_fn.__name__} is goal-conditioned but the dataset ({source}) has no "
+            f"agent {agent_class.__name__} is goal-conditioned but the dataset ({source}) has no "
             "trajectories to draw goals from; convert an OGBench file (pipelines/ogbench/)"
         )
     if has_goals and not wants_goals:
         raise DatasetError(
-            f"the dataset ({source}) is goal-conditioned but agent {agent_fn.__name__} is not; "
+            f"the dataset ({source}) is goal-conditioned but agent {agent_class.__name__} is not; "
             "use one of GCBCAgent, GCFBCAgent, GCCFGRLAgent, HGCBCAgent, HGCFBCAgent, HCFGRLAgent"
         )
     if has_goals:
