@@ -129,18 +129,6 @@ class GoalConditionedAgent(Agent):
             goals = self.heads["high_actor"].sample(observations, goals, weights, 2 * seed)
         return self.heads["actor"].sample(observations, goals, weights, 2 * seed + 1)
 
-    def sample_subgoals(self, observations, goals, sweep_values, seed):
-        """The high head's subgoals, in goal units (hierarchical agents only)."""
-        seed = tf.cast(tf.reshape(seed, []), tf.int64)
-        weights = tf.broadcast_to(tf.cast(sweep_values, tf.float32), tf.shape(observations)[:1])
-        subgoals = self.heads["high_actor"].sample(
-            self.normalize_observations(observations),
-            self.normalize_goals(goals),
-            weights,
-            2 * seed,
-        )
-        return self.normalize_goals.invert(subgoals)
-
     def networks(self) -> dict:
         return {k: v for head in self.heads.values() for k, v in head.networks().items()}
 

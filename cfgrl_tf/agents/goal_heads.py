@@ -104,13 +104,10 @@ class FlowHead:
     def guided(self) -> bool:
         return self.goal_dropout > 0.0
 
-    def _context(self, observations, goals, mask_value: float) -> dict:
-        batch_size = tf.shape(observations)[0]
-        return {
-            "observations": observations,
-            "goals": goals,
-            "goal_mask": tf.fill([batch_size], mask_value),
-        }
+    def _context(self, observations, goals, mask) -> dict:
+        """The field's inputs besides x_t and t; `mask` is 1 (goal), 0 (null goal), or [B]."""
+        mask = tf.broadcast_to(tf.cast(mask, tf.float32), tf.shape(observations)[:1])
+        return {"observations": observations, "goals": goals, "goal_mask": mask}
 
     def build(self, observations: tf.Tensor, goals: tf.Tensor) -> None:
         self.flow.build(self._context(observations, goals, 1.0))
@@ -120,15 +117,10 @@ class FlowHead:
         drop_seed, flow_seed = split_seed(seed, 2)
         batch_size = tf.shape(observations)[0]
         keep = tf.random.stateless_uniform([batch_size], seed=drop_seed) >= self.goal_dropout
-        context = {
-            "observations": observations,
-            "goals": goals,
-            "goal_mask": tf.cast(keep, tf.float32),
-        }
         return flow_actor_step(
             self.flow.online,
             self.optimizer,
-            context,
+            self._context(observations, goals, keep),
             targets,
             flow_seed,
             global_batch_size,
