@@ -21,7 +21,7 @@ import gin
 import numpy as np
 import tensorflow as tf
 
-from cfgrl_tf import evaluation, export, fileio, plotting
+from cfgrl_tf import evaluation, export, fileio, gin_config, plotting
 from cfgrl_tf.agents import Agent  # noqa: F401 - registers the agents with gin
 from cfgrl_tf.agents.base import agent_arguments
 from cfgrl_tf.data import bandit
@@ -89,6 +89,17 @@ def train(
         jit_compile=jit_compile,
         goal_sampler=goal_sampler,
     )
+    if learner.current_step >= num_steps:
+        # A finished run is not trained or evaluated again (that would add TensorBoard points
+        # at the same step); evaluating it again is cfgrl-eval's job.
+        if learner.is_chief:
+            print(
+                f"{root_dir} is finished (step {learner.current_step} of {num_steps}): nothing "
+                f"to do. Evaluate it again with `cfgrl-eval --root_dir={root_dir}`, or raise "
+                "train.num_steps to train on.",
+                flush=True,
+            )
+        return learner
     learner.train(num_steps, log_interval=log_interval, on_log=on_log)
     if evaluate_at_end and learner.is_chief:
         evaluate_agent(learner.agent, dataset, root_dir, learner.current_step)
@@ -322,10 +333,8 @@ def parse_run_config(root_dir: str, extra_bindings: Sequence[str] = ()) -> None:
     path = os.path.join(root_dir, "config.gin")
     if not os.path.exists(path):
         raise UserError(f"{path} not found: is {root_dir!r} the root dir of a cfgrl-train run?")
-    from cfgrl_tf.cli import common  # noqa: PLC0415 - cli is the only gin-parsing front end.
-
     gin.clear_config()
-    common.parse_gin([path], extra_bindings)
+    gin_config.parse_gin([path], extra_bindings)
 
 
 def restore_agent(root_dir: str) -> tuple[Agent, int, str]:
@@ -345,6 +354,12 @@ def restore_agent(root_dir: str) -> tuple[Agent, int, str]:
     latest = tf.train.latest_checkpoint(ckpt_dir)
     if latest is None:
         raise ExportError(f"no checkpoint in {ckpt_dir}: train the run first (cfgrl-train)")
+    if not os.path.isdir(dataset_dir):
+        raise UserError(
+            f"dataset directory {dataset_dir} does not exist (train.dataset_dir in "
+            f"{os.path.join(root_dir, 'config.gin')}); rebind it with "
+            "--gin_bindings=\"train.dataset_dir='...'\" if the dataset moved"
+        )
     info = DatasetInfo.read(dataset_dir)
     agent = agent_fn(**agent_arguments(agent_fn, info))
     agent.build()

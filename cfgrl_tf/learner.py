@@ -27,6 +27,8 @@ from cfgrl_tf.data.reader import Dataset, make_batch_dataset
 from cfgrl_tf.errors import TrainingError
 
 CHECKPOINT_DIR = "checkpoints"
+# Longest silence between progress lines, whatever the log interval.
+PROGRESS_SECONDS = 5.0
 
 
 def step_seed(seed: int, step: tf.Tensor, replica_id: tf.Tensor) -> tf.Tensor:
@@ -114,6 +116,16 @@ class Learner:
         if self.restored_from:
             self._restore_exactly(root_dir)
         self._iterator = None
+        if jit_compile and _replicas_share_one_cpu(strategy):
+            # XLA compiles every replica's step for the host's one XLA CPU device, which cannot
+            # read the variables of logical CPU:1..n ("Trying to access resource ... located in
+            # device CPU:1 from device CPU:0"). GPUs and one-device runs keep XLA.
+            print(
+                f"note: jit_compile is off for this run: {replicas} replicas on logical CPU "
+                "devices cannot share XLA's one CPU device (GPU replicas keep it).",
+                flush=True,
+            )
+            jit_compile = False
         # One compiled replica step, shared by both places the loop calls it (one XLA compile).
         self._replica_fn = (
             tf.function(self._replica_step, jit_compile=True) if jit_compile else self._replica_step
@@ -165,14 +177,17 @@ class Learner:
 
     # -- compiled loop -------------------------------------------------------------------------
 
-    def _replica_step(self, batch):
+    def _replica_step(self, batch, step):
         context = tf.distribute.get_replica_context()
-        seed = step_seed(self.seed, self.step, context.replica_id_in_sync_group)
+        seed = step_seed(self.seed, step, context.replica_id_in_sync_group)
         return self.agent.train_step(batch, seed, self.batch_size)
 
     def _one_step(self, iterator):
         batch = next(iterator)
-        per_replica = self.strategy.run(self._replica_fn, args=(batch,))
+        # The step goes in as a value: an XLA-compiled replica step may not read a variable of
+        # another device (MirroredStrategy over logical CPUs places every cluster on CPU:0).
+        step = tf.identity(self.step.read_value())
+        per_replica = self.strategy.run(self._replica_fn, args=(batch, step))
         metrics = {
             k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for k, v in per_replica.items()
@@ -245,7 +260,7 @@ class Learner:
         sums: dict[str, float] = {}
         count = 0
         last: dict[str, float] = {}
-        t_start = t_log = time.perf_counter()
+        t_start = t_log = t_progress = time.perf_counter()
         steps_at_log = start
         while self.current_step < num_steps:
             step_before = self.current_step
@@ -280,6 +295,17 @@ class Learner:
                 if on_log is not None:
                     on_log(step, last)
                 sums, count, t_log, steps_at_log = {}, 0, now, step
+                t_progress = now
+            elif self.is_chief and time.perf_counter() - t_progress >= PROGRESS_SECONDS:
+                # Between log points a short line every few seconds, so that no run is silent.
+                t_progress = time.perf_counter()
+                rate = (step - start) / max(t_progress - t_start, 1e-9)
+                eta = (num_steps - step) / max(rate, 1e-9)
+                print(
+                    f"step {step}/{num_steps} ({100 * step / num_steps:.0f}%) · {rate:.0f} steps/s"
+                    f" · eta {eta:.0f}s",
+                    flush=True,
+                )
             if _crossed(step_before, step, self.checkpoint_interval) or step >= num_steps:
                 self.manager.save(checkpoint_number=step)
         if writer is not None:
@@ -295,6 +321,17 @@ class Learner:
             for k, v in metrics.items():
                 tf.summary.scalar(k, v)
         _append_csv(csv_path, step, metrics)
+
+
+def _replicas_share_one_cpu(strategy: tf.distribute.Strategy) -> bool:
+    """Whether the strategy runs several replicas on (logical) CPU devices of one host."""
+    if strategy.num_replicas_in_sync < 2:
+        return False
+    try:
+        devices = list(strategy.extended.worker_devices)
+    except (RuntimeError, AttributeError):  # the default strategy has no device list
+        return False
+    return len(devices) > 1 and all("CPU" in d.upper() for d in devices)
 
 
 def _crossed(before: int, after: int, interval: int) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cfgrl_tf import experiment
+from cfgrl_tf import distribute, errors, experiment
 from cfgrl_tf.cli import common
 from cfgrl_tf.evaluation import read_csv
 
@@ -113,3 +113,35 @@ def test_paper_size_overlay_scales_every_agent(path):
             if hasattr(net, "hidden_dims")
         }
         assert sizes == {(512, 512, 512, 512)}, (agent_file, sizes)
+
+
+@pytest.mark.parametrize("path", _BANDIT_FILES + _GOAL_FILES, ids=_rel)
+def test_agent_file_trains_mirrored_with_its_own_settings(
+    path, tiny_bandit_dir, tiny_goal_dir, tmp_path, capsys
+):
+    """Each shipped config under MirroredStrategy on 2 logical CPUs, keeping its own
+    `train.jit_compile` (True in every shipped file: XLA cannot span logical CPUs, so the learner
+    turns it off with a note instead of crashing)."""
+    goal = "/ogbench/" in path
+    tiny = [b for b in (_TINY_GOAL if goal else _TINY) if not b.startswith("train.jit_compile")]
+    data = tiny_goal_dir if goal else tiny_bandit_dir
+    common.parse_gin([_rel(path)], [f"train.dataset_dir = '{data}'", *tiny])
+    assert gin.query_parameter("train.jit_compile") is True
+    gin.bind_parameter("train.evaluate_at_end", False)
+    strategy = distribute.make_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2
+    learner = experiment.train(str(tmp_path / "run"), strategy)
+    assert learner.current_step == 4
+    assert "jit_compile is off for this run: 2 replicas" in capsys.readouterr().out
+    assert all(np.all(np.isfinite(w.numpy())) for w in learner.agent.weights)
+
+
+def test_a_misspelled_parameter_is_refused_naming_the_ones_that_exist():
+    with pytest.raises(errors.ConfigError) as raised:
+        common.parse_gin(["ogbench/cfgrl.gin"], ["GCCFGRLAgent.hiden_dims = (3,)"])
+    message = str(raised.value)
+    assert "GCCFGRLAgent.hiden_dims" in message
+    assert "hidden_dims" in message.split("its parameters are:")[1]
+    # Parameters a base class takes through **kwargs are accepted.
+    gin.clear_config()
+    common.parse_gin(["ogbench/cfgrl.gin"], ["GCCFGRLAgent.learning_rate = 1e-3"])

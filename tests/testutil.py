@@ -68,3 +68,13 @@ def run_cli(binary: str, *args: str, timeout: int = 600) -> subprocess.Completed
         cwd=REPO_ROOT,
         timeout=timeout,
     )
+
+
+def user_error(result: subprocess.CompletedProcess) -> str:
+    """Asserts a binary failed as a user mistake should (exit 2, one `error:` line, no traceback)
+    and returns that line."""
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-4000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]

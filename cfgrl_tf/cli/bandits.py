@@ -19,7 +19,7 @@ import os  # noqa: E402
 import time  # noqa: E402
 
 import gin  # noqa: E402
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 from cfgrl_tf import distribute, summary  # noqa: E402
 from cfgrl_tf.data import bandit, build  # noqa: E402
@@ -74,7 +74,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run_binary(main, __doc__, __name__)
 
 
 if __name__ == "__main__":

@@ -5,19 +5,22 @@ This package is the only place absl flags are defined.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import json
 import logging
 import os
+import socket
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 
 import gin
 from absl import flags
 
 from cfgrl_tf import errors, fileio
-
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from cfgrl_tf.gin_config import config_text, default_search_paths, parse_gin  # noqa: F401
 
 
 def define_gin_flags() -> None:
@@ -31,78 +34,6 @@ def define_gin_flags() -> None:
     flags.DEFINE_multi_string(
         "gin_search_path", [], "Extra folders to look for gin files and includes in."
     )
-
-
-def default_search_paths(tree: str = "gin") -> list[str]:
-    """The folders gin files are looked up in: the source tree's, then the installed copy.
-
-    Args:
-      tree: "gin" for experiments (cfgrl-train and friends) or "pipelines" for dataset builds
-        (cfgrl-convert). Each binary searches only its own tree, so `bandit/rings.gin` cannot
-        silently resolve to the experiment file when a dataset build was meant, or back.
-    """
-    candidates = [
-        os.path.join(_REPO_ROOT, tree),
-        os.path.join(sys.prefix, "share", "cfgrl_tf", tree),
-    ]
-    return [p for p in candidates if os.path.isdir(p)]
-
-
-def parse_gin(
-    gin_files: Sequence[str],
-    gin_bindings: Sequence[str],
-    search_paths: Sequence[str] = (),
-    tree: str = "gin",
-) -> None:
-    """Parses gin files and bindings, raising `ConfigError` with gin's own explanation.
-
-    Args:
-      gin_files: file names, absolute or relative to the working folder or a search path.
-      gin_bindings: binding strings applied after the files.
-      search_paths: extra folders, looked up before the default ones.
-      tree: which shipped tree to search, "gin" or "pipelines" (see `default_search_paths`).
-
-    Raises:
-      ConfigError: a file cannot be found or parsed, or a binding names an unknown configurable
-        or parameter.
-    """
-    from cfgrl_tf import configurables  # noqa: F401, PLC0415 - registers everything gin binds.
-
-    # gin keeps one global search path; reset it so the other tree's files cannot shadow this one.
-    gin.config._LOCATION_PREFIXES[:] = [""]  # gin has no public way to remove a search path.
-    for path in [*search_paths, *default_search_paths(tree)]:
-        gin.add_config_file_search_path(path)
-    # gin probes each file as a plain path before the search path and logs an ERROR line for every
-    # miss, even when the search path then finds it: keep that noise out of the user's terminal.
-    gin_logger = logging.getLogger()
-    level = gin_logger.level
-    gin_logger.setLevel(logging.CRITICAL)
-    try:
-        gin.parse_config_files_and_bindings(
-            list(gin_files), list(gin_bindings), finalize_config=False
-        )
-    except OSError as e:
-        raise errors.ConfigError(f"gin file not found: {e}") from None
-    except (ValueError, SyntaxError, TypeError) as e:
-        raise errors.ConfigError(f"bad gin configuration: {e}") from None
-    except Exception as e:  # gin surfaces tokenizer errors as their own types.
-        raise errors.ConfigError(f"bad gin configuration ({type(e).__name__}): {e}") from None
-    finally:
-        gin_logger.setLevel(level)
-
-
-def config_text(gin_files: Sequence[str], gin_bindings: Sequence[str]) -> str:
-    """The parsed configuration as one self-contained gin text.
-
-    Every binding the files and flags made, with includes resolved (`gin.config_str`), so that
-    `cfgrl-eval` and `cfgrl-export` can rebuild the run from its root dir alone.
-    """
-    header = [
-        "# Written by cfgrl_tf: every binding of this run, includes resolved.",
-        f"# gin files: {', '.join(gin_files) or '(none)'}",
-        *(f"# gin binding: {b}" for b in gin_bindings),
-    ]
-    return "\n".join(header) + "\n\n" + gin.config_str()
 
 
 def write_run_config(root_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str]) -> None:
@@ -126,11 +57,15 @@ def train_run(
     `experiment.train`, the operative config."""
     gin.clear_config()
     parse_gin(gin_files, gin_bindings)
-    write_run_config(run_dir, gin_files, gin_bindings)
-    from cfgrl_tf import experiment  # noqa: PLC0415 - imports TensorFlow; after gin is set.
+    from cfgrl_tf import experiment, gin_config  # noqa: PLC0415 - imports TensorFlow; after gin.
 
-    experiment.train(run_dir, strategy)
-    write_operative_config(run_dir)
+    gin_config.absolute_dataset_dir()
+    with run_lock(run_dir):
+        write_run_config(run_dir, gin_files, gin_bindings)
+        logged = []
+        experiment.train(run_dir, strategy, on_log=lambda step, metrics: logged.append(step))
+        if logged:  # A finished run trains nothing: its operative config stays as it was.
+            write_operative_config(run_dir)
 
 
 def write_operative_config(root_dir: str) -> None:
@@ -192,12 +127,105 @@ def user_errors_exit(main: Callable[..., None]) -> Callable[..., None]:
     return wrapped
 
 
-def quiet_tensorflow() -> None:
-    """Hides TensorFlow's C++ INFO and WARNING logs (set before TF is imported).
+def verbose_requested(argv: Sequence[str] | None = None) -> bool:
+    """Whether the command line asks for TensorFlow's and absl's own log lines (`--verbosity`)."""
+    argv = sys.argv[1:] if argv is None else argv
+    return any(a == "-v" or a.startswith(("--verbosity", "-v=")) for a in argv)
 
-    TF 2.21 still prints a few lines at start-up (oneDNN, CUDA probes) before its logging reads
-    this setting; they are harmless. TF's Python INFO lines (e.g. checkpoint sharding timings)
-    are hidden too; cfgrl_tf's own progress lines are not.
+
+def quiet_tensorflow() -> None:
+    """Hides TensorFlow's start-up block and absl INFO lines unless `--verbosity` is given.
+
+    TensorFlow's C++ side prints its start-up lines (oneDNN, CUDA probes, a `cuInit` error on a
+    machine without a GPU) before its own log level is read, so they are silenced at the file
+    descriptor while TensorFlow loads and enumerates its devices; an import that fails prints
+    what it captured. absl INFO lines (a line per shard written, checkpoint timings) are shown
+    with `--verbosity=0`; cfgrl_tf's own progress lines always are.
     """
+    if verbose_requested():
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    from absl import logging as absl_logging  # noqa: PLC0415
+
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf  # noqa: PLC0415
+
+            tf.config.list_physical_devices()  # the CUDA probe, while stderr is silenced
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(root_dir: str):
+    """Holds `<root_dir>/.lock` while a run trains; a second trainer on the dir is refused.
+
+    The lock is an advisory `flock` on an open file, so the kernel releases it when the holder
+    exits in any way (a `kill -9` included): a killed run never leaves the dir stuck, and the
+    rerun resumes from its latest checkpoint. The file names the holder for the refusal message.
+
+    Raises:
+      UserError: another process holds the lock.
+    """
+    os.makedirs(root_dir, exist_ok=True)
+    path = os.path.join(root_dir, LOCK_FILE)
+    handle = open(path, "a+")  # noqa: SIM115 - held open for the lock's lifetime.
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise errors.UserError(
+                f"{root_dir} is in use by a running cfgrl-train ({holder}); wait for it to "
+                "finish, stop it, or train in another --root_dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def run_binary(main: Callable[..., None], doc: str, module_name: str) -> None:
+    """`absl.app.run(main)`, with a `--help` that describes the binary and exits 0.
+
+    absl's own `--help` prints only "USAGE: <binary> [flags]" for a console script (its
+    `__main__` is the generated wrapper, without the docstring or the flags) and exits 1.
+
+    Args:
+      main: the absl main.
+      doc: the binary's module docstring: what it does, with example commands.
+      module_name: the module whose flags (and `cli.common`'s) are the binary's own.
+    """
+    if any(arg in ("-h", "--help", "-?", "--helpshort") for arg in sys.argv[1:]):
+        flags.FLAGS.mark_as_parsed()
+        sections = [doc.strip(), "", "flags:"]
+        for name in (module_name, __name__):
+            text = flags.FLAGS.module_help(name)
+            if text.strip():
+                sections.append(text)
+        sections.append("\n(--helpfull lists every flag, absl's and TensorFlow's included.)")
+        print("\n".join(sections))
+        sys.exit(0)
+    from absl import app  # noqa: PLC0415 - absl.app installs handlers at import.
+
+    app.run(main)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from absl import app, flags
+from absl import flags
 
 from cfgrl_tf.cli import common
 
@@ -51,7 +51,7 @@ def main(argv: Sequence[str]) -> None:
 
 def run() -> None:
     """The `cfgrl-convert` console script."""
-    app.run(main)
+    common.run_binary(main, __doc__, __name__)
 
 
 if __name__ == "__main__":

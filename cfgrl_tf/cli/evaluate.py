@@ -16,7 +16,7 @@ common.quiet_tensorflow()
 
 import os  # noqa: E402
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 from cfgrl_tf import experiment  # noqa: E402
 from cfgrl_tf.data.reader import load_dataset  # noqa: E402
@@ -54,7 +54,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run_binary(main, __doc__, __name__)
 
 
 if __name__ == "__main__":

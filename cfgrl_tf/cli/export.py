@@ -10,7 +10,7 @@ from cfgrl_tf.cli import common
 
 common.quiet_tensorflow()
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
 from cfgrl_tf import experiment  # noqa: E402
 
@@ -31,7 +31,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    common.run_binary(main, __doc__, __name__)
 
 
 if __name__ == "__main__":

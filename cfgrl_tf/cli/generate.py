@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from cfgrl_tf.cli import common
 
@@ -56,7 +56,7 @@ def main(argv: Sequence[str]) -> None:
 
 def run() -> None:
     """The `cfgrl-generate` console script."""
-    app.run(main)
+    common.run_binary(main, __doc__, __name__)
 
 
 if __name__ == "__main__":

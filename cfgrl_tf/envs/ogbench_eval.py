@@ -768,6 +768,15 @@ def _prepare_videos(settings: _Settings) -> None:
         os.makedirs(settings.video_dir, exist_ok=True)
     except OSError as e:
         raise errors.UserError(f"cannot create video_dir {settings.video_dir!r}: {e}") from e
+    recorded = [r for r in settings.rollouts if r.record_video]
+    values = sorted({r.sweep_value for r in recorded})
+    print(
+        f"videos: {len(recorded)} episode(s) at sweep value {', '.join(f'{v:g}' for v in values)} "
+        f"(video_sweep_value; the largest by default) into {settings.video_dir}. The rollouts "
+        "only record their actions; each video is then replayed and rendered in its own "
+        "TensorFlow-free process after the evaluation, one replay at a time.",
+        flush=True,
+    )
 
 
 def _probe_renderer(env_name: str) -> None:

@@ -50,7 +50,7 @@ def test_quickstart_builds_trains_evaluates_and_summarises(tmp_path):
     # Running it again reuses the dataset and the finished runs.
     again = _quickstart(root)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "reusing" in again.stdout and "Already at step 20 of 20" in again.stdout
+    assert "reusing" in again.stdout and "is finished (step 20 of 20)" in again.stdout
 
 
 def test_unknown_bandit_is_named(tmp_path):

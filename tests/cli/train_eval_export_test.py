@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from testutil import run_cli
+from testutil import run_cli, user_error
 
 from cfgrl_tf.evaluation import read_csv
 
@@ -30,15 +30,6 @@ def _run(binary, *args):
 def _ok(result):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return result.stdout
-
-
-def _user_error(result):
-    """The run failed with exit 2 and exactly one `error:` line, no traceback."""
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-4000:]
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def _bindings(*bindings):
@@ -102,7 +93,7 @@ def test_rerunning_the_same_command_resumes_and_trains_nothing_more(trained):
     ckpt = os.path.join(trained["run"], "checkpoints")
     before = _snapshot(ckpt)
     stdout = _ok(_run("train", *trained["train_args"]))
-    assert "Already at step 40 of 40" in stdout
+    assert "is finished (step 40 of 40)" in stdout
     assert _snapshot(ckpt) == before
 
 
@@ -136,7 +127,7 @@ def test_export_then_refuse_to_overwrite(trained):
     assert meta["agent"] == "cfgrl" and meta["step"] == 40 and meta["action_scale"] == 1.0
 
     before = _snapshot(export_dir)
-    line = _user_error(_run("export", f"--root_dir={run}"))
+    line = user_error(_run("export", f"--root_dir={run}"))
     assert export_dir in line and "already exists" in line
     assert _snapshot(export_dir) == before
 
@@ -148,17 +139,17 @@ def test_export_of_a_run_without_checkpoint_names_the_folder(trained, tmp_path):
         config = f.read()
     with open(os.path.join(run, "config.gin"), "w") as f:
         f.write(config)
-    line = _user_error(_run("export", f"--root_dir={run}"))
+    line = user_error(_run("export", f"--root_dir={run}"))
     assert "no checkpoint in" in line and os.path.join(run, "checkpoints") in line
 
 
 def test_export_of_a_folder_that_is_no_run(tmp_path):
-    line = _user_error(_run("export", f"--root_dir={tmp_path}"))
+    line = user_error(_run("export", f"--root_dir={tmp_path}"))
     assert "config.gin" in line and "cfgrl-train" in line
 
 
 def test_unknown_gin_binding_is_named(trained, tmp_path):
-    line = _user_error(
+    line = user_error(
         _run(
             "train",
             "--gin_file=bandit/cfgrl.gin",
@@ -171,7 +162,7 @@ def test_unknown_gin_binding_is_named(trained, tmp_path):
 
 def test_missing_dataset_is_named(tmp_path):
     missing = str(tmp_path / "nowhere")
-    line = _user_error(
+    line = user_error(
         _run(
             "train",
             "--gin_file=bandit/cfgrl.gin",
@@ -183,7 +174,7 @@ def test_missing_dataset_is_named(tmp_path):
 
 
 def test_missing_required_binding_is_named(tmp_path):
-    line = _user_error(
+    line = user_error(
         _run("train", "--gin_file=bandit/cfgrl.gin", f"--root_dir={tmp_path / 'run'}")
     )
     assert "dataset_dir" in line

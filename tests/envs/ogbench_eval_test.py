@@ -430,7 +430,10 @@ def _check_video_run(proc, video_dir, import_tensorflow: bool, frames: int) -> N
     assert sorted(os.listdir(video_dir)) == [name]
     size = os.path.getsize(video_dir / name)
     assert size > 1000
-    assert lines[1:-1] == [f"Wrote video {video_dir / name} ({size} bytes)"]
+    # Before the rollouts it says which sweep value it records and how; after them, the file.
+    assert lines[1].startswith("videos: 1 episode(s) at sweep value 1 (video_sweep_value;")
+    assert str(video_dir) in lines[1]
+    assert lines[2:-1] == [f"Wrote video {video_dir / name} ({size} bytes)"]
     with Image.open(video_dir / name) as gif:
         assert gif.n_frames == frames
         assert gif.size == (400, 200)
