@@ -36,6 +36,63 @@ def define_gin_flags() -> None:
     )
 
 
+# What a resumed run may change: how long it trains, how it logs, how it is evaluated.
+RESUMABLE_CHANGES = (
+    "train.num_steps",
+    "train.log_interval",
+    "train.checkpoint_interval",
+    "train.steps_per_loop",
+    "train.evaluate_at_end",
+    "train.jit_compile",
+    "train.dataset_dir",
+    "evaluate_agent.",
+    "evaluate_goal_agent.",
+)
+
+
+def _bindings(text: str) -> dict[str, str]:
+    """`key -> value` of a `gin.config_str()` text (values wrapped over indented lines joined)."""
+    bindings: dict[str, str] = {}
+    key = None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            key = None
+        elif line[0].isspace() and key is not None:
+            bindings[key] += " " + line.strip()
+        elif " = " in line:
+            key, value = line.split(" = ", 1)
+            bindings[key.strip()] = value.strip()
+    return bindings
+
+
+def check_same_configuration(root_dir: str, gin_files: Sequence[str], gin_bindings) -> None:
+    """Refuses to resume a run dir's checkpoints with another agent or other model settings.
+
+    A run dir belongs to one configuration: only `RESUMABLE_CHANGES` may differ from the
+    `config.gin` it was started with (the checkpoint check would catch another architecture, but
+    not another agent with the same variables, or another learning rate or seed).
+
+    Raises:
+      ConfigError: naming the first differing binding, its old and its new value.
+    """
+    path = os.path.join(root_dir, "config.gin")
+    if not os.path.isfile(path) or not os.path.isdir(os.path.join(root_dir, "checkpoints")):
+        return
+    with open(path) as f:
+        old = _bindings(f.read())
+    new = _bindings(config_text(gin_files, gin_bindings))
+    # The agent first: when it differs, its own settings differ too, and the agent says most.
+    for key in sorted(set(old) | set(new), key=lambda k: (k != "train.agent", k)):
+        if key.startswith(RESUMABLE_CHANGES) or old.get(key) == new.get(key):
+            continue
+        raise errors.ConfigError(
+            f"{root_dir} holds a run of another configuration: {key} is "
+            f"{old.get(key, '(unset)')} in {path} but {new.get(key, '(unset)')} now. Resume "
+            "with the run's own settings (only num_steps, intervals and evaluation settings may "
+            "change), or train in a new --root_dir"
+        )
+
+
 def write_run_config(root_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str]) -> None:
     """Writes `config.gin` and `flags.json` into `root_dir` (atomically)."""
     os.makedirs(root_dir, exist_ok=True)
@@ -61,6 +118,7 @@ def train_run(
 
     gin_config.absolute_dataset_dir()
     with run_lock(run_dir):
+        check_same_configuration(run_dir, gin_files, gin_bindings)
         write_run_config(run_dir, gin_files, gin_bindings)
         logged = []
         experiment.train(run_dir, strategy, on_log=lambda step, metrics: logged.append(step))

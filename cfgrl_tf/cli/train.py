@@ -52,6 +52,7 @@ def main(argv):
     created = not os.path.exists(root_dir)
     try:
         with common.run_lock(root_dir):
+            common.check_same_configuration(root_dir, FLAGS.gin_file, FLAGS.gin_bindings)
             common.write_run_config(root_dir, FLAGS.gin_file, FLAGS.gin_bindings)
             written = []
 

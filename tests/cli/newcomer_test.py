@@ -2,6 +2,7 @@
 finished run, and a run evaluated from another folder."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -189,3 +190,22 @@ def test_eval_from_another_folder_and_a_moved_dataset(finished, tmp_path):
         assert "config.gin" in line and finished["data"] in line
     finally:
         os.rename(moved, finished["data"])
+
+
+def test_resuming_with_other_settings_is_refused_but_more_steps_are_not(finished, tmp_path):
+    run = str(tmp_path / "copy")
+    shutil.copytree(finished["run"], run)
+    args = [a if not a.startswith("--root_dir=") else f"--root_dir={run}" for a in finished["args"]]
+    with open(os.path.join(run, "config.gin")) as f:
+        config = f.read()
+    line = user_error(run_cli("train", *args, "--gin_bindings=CFGRLAgent.learning_rate = 0.01"))
+    assert "CFGRLAgent.learning_rate" in line and "config.gin" in line
+    other_agent = [
+        a if a != "--gin_file=bandit/cfgrl.gin" else "--gin_file=bandit/flow_bc.gin" for a in args
+    ]
+    assert "train.agent" in user_error(run_cli("train", *other_agent))
+    with open(os.path.join(run, "config.gin")) as f:
+        assert f.read() == config  # refused before anything is written
+    more = run_cli("train", *args, "--gin_bindings=train.num_steps = 30")
+    assert more.returncode == 0, more.stderr[-2000:]
+    assert "step 30/30 (100%)" in more.stdout
