@@ -150,19 +150,13 @@ def config_text(gin_files: Sequence[str], gin_bindings: Sequence[str]) -> str:
     return "\n".join(header) + "\n\n" + gin.config_str()
 
 
-def absolute_dataset_dir() -> str:
-    """Binds `train.dataset_dir` to its absolute path (so a run restores from any folder).
-
-    Returns:
-      The absolute path.
-    """
+def absolute_dataset_dir() -> None:
+    """Binds `train.dataset_dir` to its absolute path (so a run restores from any folder)."""
     try:
         value = gin.query_parameter("train.dataset_dir")
-    except ValueError:
-        return ""
-    if not isinstance(value, str) or not value:
-        return ""
-    absolute = os.path.abspath(os.path.expanduser(value))
-    if absolute != value:
-        gin.bind_parameter("train.dataset_dir", absolute)
-    return absolute
+    except ValueError:  # not bound: gin's missing-binding error comes later, where it is used
+        return
+    if isinstance(value, str) and value:
+        absolute = os.path.abspath(os.path.expanduser(value))
+        if absolute != value:
+            gin.bind_parameter("train.dataset_dir", absolute)

@@ -177,17 +177,14 @@ class Learner:
 
     # -- compiled loop -------------------------------------------------------------------------
 
-    def _replica_step(self, batch, step):
+    def _replica_step(self, batch):
         context = tf.distribute.get_replica_context()
-        seed = step_seed(self.seed, step, context.replica_id_in_sync_group)
+        seed = step_seed(self.seed, self.step, context.replica_id_in_sync_group)
         return self.agent.train_step(batch, seed, self.batch_size)
 
     def _one_step(self, iterator):
         batch = next(iterator)
-        # The step goes in as a value: an XLA-compiled replica step may not read a variable of
-        # another device (MirroredStrategy over logical CPUs places every cluster on CPU:0).
-        step = tf.identity(self.step.read_value())
-        per_replica = self.strategy.run(self._replica_fn, args=(batch, step))
+        per_replica = self.strategy.run(self._replica_fn, args=(batch,))
         metrics = {
             k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for k, v in per_replica.items()
@@ -285,13 +282,8 @@ class Learner:
                 rate = (step - steps_at_log) / max(now - t_log, 1e-9)
                 last["perf/steps_per_second"] = rate
                 self._log(writer, csv_path, step, last)
-                eta = (num_steps - step) / max(rate, 1e-9)
                 shown = " · ".join(f"{k} {v:.4g}" for k, v in sorted(last.items())[:4])
-                print(
-                    f"step {step}/{num_steps} ({100 * step / num_steps:.0f}%) · {rate:.0f} steps/s"
-                    f" · eta {eta:.0f}s · {shown}",
-                    flush=True,
-                )
+                print(f"{_progress(step, num_steps, rate)} · {shown}", flush=True)
                 if on_log is not None:
                     on_log(step, last)
                 sums, count, t_log, steps_at_log = {}, 0, now, step
@@ -300,12 +292,7 @@ class Learner:
                 # Between log points a short line every few seconds, so that no run is silent.
                 t_progress = time.perf_counter()
                 rate = (step - start) / max(t_progress - t_start, 1e-9)
-                eta = (num_steps - step) / max(rate, 1e-9)
-                print(
-                    f"step {step}/{num_steps} ({100 * step / num_steps:.0f}%) · {rate:.0f} steps/s"
-                    f" · eta {eta:.0f}s",
-                    flush=True,
-                )
+                print(_progress(step, num_steps, rate), flush=True)
             if _crossed(step_before, step, self.checkpoint_interval) or step >= num_steps:
                 self.manager.save(checkpoint_number=step)
         if writer is not None:
@@ -321,6 +308,13 @@ class Learner:
             for k, v in metrics.items():
                 tf.summary.scalar(k, v)
         _append_csv(csv_path, step, metrics)
+
+
+def _progress(step: int, num_steps: int, rate: float) -> str:
+    """`step 300/1000 (30%) · 250 steps/s · eta 3s`."""
+    eta = (num_steps - step) / max(rate, 1e-9)
+    percent = 100 * step / num_steps
+    return f"step {step}/{num_steps} ({percent:.0f}%) · {rate:.0f} steps/s · eta {eta:.0f}s"
 
 
 def _replicas_share_one_cpu(strategy: tf.distribute.Strategy) -> bool:

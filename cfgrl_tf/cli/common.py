@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -114,16 +115,47 @@ def train_run(
     `experiment.train`, the operative config."""
     gin.clear_config()
     parse_gin(gin_files, gin_bindings)
+    train_configured(run_dir, gin_files, gin_bindings, strategy)
+
+
+def train_configured(
+    run_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str], strategy, is_chief=True
+) -> None:
+    """Trains the parsed gin configuration in `run_dir`: the life of a run dir around training.
+
+    The chief stores `train.dataset_dir` absolute, holds the dir's lock, refuses another
+    configuration's checkpoints, writes the run config and the operative config (not on a
+    finished run, which trains nothing), and removes a dir this call created if it fails before
+    the first checkpoint. Other workers only train.
+    """
     from cfgrl_tf import experiment, gin_config  # noqa: PLC0415 - imports TensorFlow; after gin.
+    from cfgrl_tf.learner import CHECKPOINT_DIR  # noqa: PLC0415
 
     gin_config.absolute_dataset_dir()
-    with run_lock(run_dir):
-        check_same_configuration(run_dir, gin_files, gin_bindings)
-        write_run_config(run_dir, gin_files, gin_bindings)
-        logged = []
-        experiment.train(run_dir, strategy, on_log=lambda step, metrics: logged.append(step))
-        if logged:  # A finished run trains nothing: its operative config stays as it was.
-            write_operative_config(run_dir)
+    if not is_chief:  # In a multi-worker run only the chief writes the run's files.
+        experiment.train(run_dir, strategy)
+        return
+    created = not os.path.exists(run_dir)
+    try:
+        with run_lock(run_dir):
+            check_same_configuration(run_dir, gin_files, gin_bindings)
+            write_run_config(run_dir, gin_files, gin_bindings)
+            written = []
+
+            def on_log(step, metrics):
+                del step, metrics
+                if not written:  # After the first loop every configurable in use was called.
+                    write_operative_config(run_dir)
+                    written.append(True)
+
+            experiment.train(run_dir, strategy, on_log=on_log)
+            if written:  # A finished run trains nothing: its operative config stays as it was.
+                write_operative_config(run_dir)
+    except BaseException:
+        # A start that fails before its first checkpoint leaves no half-made run dir behind.
+        if created and not os.path.isdir(os.path.join(run_dir, CHECKPOINT_DIR)):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def write_operative_config(root_dir: str) -> None:

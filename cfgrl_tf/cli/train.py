@@ -15,13 +15,9 @@ from cfgrl_tf.cli import common
 
 common.quiet_tensorflow()
 
-import os  # noqa: E402
-import shutil  # noqa: E402
-
 from absl import flags  # noqa: E402
 
-from cfgrl_tf import distribute, experiment, gin_config  # noqa: E402
-from cfgrl_tf.learner import CHECKPOINT_DIR  # noqa: E402
+from cfgrl_tf import distribute  # noqa: E402
 
 common.define_gin_flags()
 flags.DEFINE_string("root_dir", None, "Run directory: checkpoints, logs, eval and exports.")
@@ -41,35 +37,11 @@ def main(argv):
     common.no_positional_args(argv)
     distribute.configure_logical_cpus(FLAGS.num_cpu_devices)
     common.parse_gin(FLAGS.gin_file, FLAGS.gin_bindings, FLAGS.gin_search_path)
-    # Stored absolute, so cfgrl-eval and cfgrl-export work from any folder.
-    gin_config.absolute_dataset_dir()
     strategy = distribute.make_strategy(FLAGS.strategy)
     is_chief, _ = distribute.worker_id(strategy)
-    root_dir = FLAGS.root_dir
-    if not is_chief:  # In a multi-worker run only the chief writes the run's files.
-        experiment.train(root_dir, strategy)
-        return
-    created = not os.path.exists(root_dir)
-    try:
-        with common.run_lock(root_dir):
-            common.check_same_configuration(root_dir, FLAGS.gin_file, FLAGS.gin_bindings)
-            common.write_run_config(root_dir, FLAGS.gin_file, FLAGS.gin_bindings)
-            written = []
-
-            def on_log(step, metrics):
-                del step, metrics
-                if not written:  # After the first loop every configurable in use was called.
-                    common.write_operative_config(root_dir)
-                    written.append(True)
-
-            experiment.train(root_dir, strategy, on_log=on_log)
-            if written:  # A finished run trains nothing: its operative config stays as it was.
-                common.write_operative_config(root_dir)
-    except BaseException:
-        # A start that fails before its first checkpoint leaves no half-made run dir behind.
-        if created and not os.path.isdir(os.path.join(root_dir, CHECKPOINT_DIR)):
-            shutil.rmtree(root_dir, ignore_errors=True)
-        raise
+    common.train_configured(
+        FLAGS.root_dir, FLAGS.gin_file, FLAGS.gin_bindings, strategy, is_chief=is_chief
+    )
 
 
 def run():
