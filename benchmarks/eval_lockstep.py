@@ -33,20 +33,20 @@ import numpy as np  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from cfgrl_tf.envs import ogbench_eval  # noqa: E402
+from cfgrl_tf.envs import ogbench_goal  # noqa: E402
 
 FLOW_STEPS = 16
 HIDDEN = (256, 256, 256)
 
 
-def load_policy(run_dir: str):
+def load_policy(root_dir: str):
     """A trained run's policy (its latest checkpoint), exactly as `cfgrl-eval` calls it: the
     agent's sampler compiled with a None batch dimension. Returns (policy, label)."""
-    from cfgrl_tf import experiment  # noqa: PLC0415 - only needed for a trained run.
+    from cfgrl_tf import run_dir  # noqa: PLC0415 - only needed for a trained run.
 
-    experiment.parse_run_config(run_dir)
-    agent, step, _ = experiment.restore_agent(run_dir)
-    return experiment.goal_policy(agent), f"{agent.name} at step {step} from {run_dir}"
+    run_dir.parse_run_config(root_dir)
+    agent, step, _ = run_dir.restore_agent(root_dir)
+    return agent.policy().numpy_sampler(), f"{agent.name} at step {step} from {root_dir}"
 
 
 def mlp_policy(obs_dim: int, goal_dim: int, action_dim: int, jit: bool, seed: int):
@@ -82,16 +82,18 @@ def mlp_policy(obs_dim: int, goal_dim: int, action_dim: int, jit: bool, seed: in
         noise = tf.random.stateless_normal(shape, seed=tf.stack([seed, tf.constant(0, tf.int64)]))
         return integrate(observations, goals, weights, noise)
 
-    def policy(observations, goals, sweep_values, seed):
+    def policy(inputs, sweep_values, seed):
+        observations, goals = inputs["observations"], inputs["goals"]
         return sample(observations, goals, sweep_values, np.int64(seed)).numpy()
 
     return policy
 
 
-def controller_policy(observations, goals, sweep_values, seed):
+def controller_policy(inputs, sweep_values, seed):
     """Almost free: heads for the goal, scaled by w. Measures env stepping and the loop alone."""
     del seed
-    return np.clip(sweep_values[:, None] * 5.0 * (goals - observations), -1.0, 1.0)
+    heading = inputs["goals"] - inputs["observations"]
+    return np.clip(sweep_values[:, None] * 5.0 * heading, -1.0, 1.0)
 
 
 class Timed:
@@ -115,7 +117,7 @@ def main():
     parser.add_argument("--tasks", default="1,2,3,4,5")
     parser.add_argument("--sweep", default="0.5,1,1.25,1.5,2,3", help="guidance weights")
     parser.add_argument("--max_episode_steps", type=int, default=None)
-    parser.add_argument("--goal_key", default="observations", choices=ogbench_eval.GOAL_KEYS)
+    parser.add_argument("--goal_key", default="observations", choices=ogbench_goal.GOAL_KEYS)
     parser.add_argument("--policy", default="mlp", choices=("mlp", "controller"))
     parser.add_argument("--no_jit", action="store_true", help="the MLP policy without XLA")
     parser.add_argument("--max_envs", type=int, default=None)
@@ -129,18 +131,17 @@ def main():
     if args.run_dir:
         policy, label = load_policy(args.run_dir)
     elif args.policy == "mlp":
-        obs_dim, goal_dim, action_dim = ogbench_eval.env_dims(args.env, args.goal_key)
+        obs_dim, goal_dim, action_dim = ogbench_goal.env_dims(args.env, args.goal_key)
         policy = mlp_policy(obs_dim, goal_dim, action_dim, jit=not args.no_jit, seed=args.seed)
         xla = "off" if args.no_jit else "on"
         label = f"MLP {len(HIDDEN)}x{HIDDEN[0]} x {FLOW_STEPS} steps, XLA {xla}"
         # Compile both batch sizes the loops start with, outside the timings.
         for batch in (1, rollouts):
-            policy(
-                np.zeros((batch, obs_dim), np.float32),
-                np.zeros((batch, goal_dim), np.float32),
-                np.zeros(batch, np.float32),
-                0,
-            )
+            inputs = {
+                "observations": np.zeros((batch, obs_dim), np.float32),
+                "goals": np.zeros((batch, goal_dim), np.float32),
+            }
+            policy(inputs, np.zeros(batch, np.float32), 0)
     else:
         policy, label = controller_policy, "numpy controller"
 
@@ -159,8 +160,8 @@ def main():
     )
     rows = {}
     for name, fn, extra in (
-        ("lockstep (ours)", ogbench_eval.evaluate_lockstep, {"max_envs": args.max_envs}),
-        ("one at a time", ogbench_eval.evaluate_one_at_a_time, {}),
+        ("lockstep (ours)", ogbench_goal.evaluate_lockstep, {"max_envs": args.max_envs}),
+        ("one at a time", ogbench_goal.evaluate_one_at_a_time, {}),
     ):
         timed = Timed(policy)
         start = time.perf_counter()

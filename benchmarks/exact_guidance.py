@@ -19,9 +19,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from bench_util import guided_sample  # noqa: E402
 
-from cfgrl_tf import evaluation, guidance  # noqa: E402
 from cfgrl_tf.data import bandit  # noqa: E402
+from cfgrl_tf.eval import bandit_metrics  # noqa: E402
+from cfgrl_tf.generative.guidance import guided_velocity  # noqa: E402
+from cfgrl_tf.generative.noise import initial_noise  # noqa: E402
 from cfgrl_tf.networks.exact import GaussianMixtureField  # noqa: E402
 
 WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
@@ -54,12 +57,12 @@ def sample_with_interval(field, noise, w, num_steps, t_stop):
         v_null = field({**inputs, "labels": tf.zeros([n], tf.int32)})
         v_cond = field({**inputs, "labels": tf.fill([n], 2)})
         weight = w if t < t_stop else tf.zeros_like(w)
-        x = x + dt * guidance.guided_velocity(v_cond, v_null, weight)
+        x = x + dt * guided_velocity(v_cond, v_null, weight)
     return tf.clip_by_value(x, -1.0, 1.0)
 
 
 def score(name, samples, data):
-    metrics = evaluation.bandit_metrics(
+    metrics = bandit_metrics.bandit_metrics(
         samples, data, bandit.get_bandit(name).expected_reward, near_data_radius=0.1
     )
     return metrics["reward"], metrics["near_data"]
@@ -81,16 +84,10 @@ def main():
             for w in WEIGHTS:
                 weights = tf.fill([NUM_SAMPLES], w)
                 if interval is None:
-                    samples = guidance.sample_actions(
-                        field,
-                        obs,
-                        seed=tf.constant(0),
-                        num_flow_steps=steps,
-                        labels=tf.fill([NUM_SAMPLES], 2),
-                        guidance_weight=weights,
-                    )
+                    labels = tf.fill([NUM_SAMPLES], 2)
+                    samples = guided_sample(field, obs, labels, weights, tf.constant(0), steps)
                 else:
-                    noise = guidance.initial_noise(NUM_SAMPLES, 2, tf.constant(0))
+                    noise = initial_noise(NUM_SAMPLES, 2, tf.constant(0))
                     samples = sample_with_interval(field, noise, weights, steps, interval)
                 rows[label].append(score(name, np.asarray(samples), data))
         print(f"\n== {name}: mean reward / near_data (fraction within 0.1 of a dataset action)")

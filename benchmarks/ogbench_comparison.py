@@ -87,7 +87,7 @@ def _train(job: tuple, args) -> tuple:
             f"--gin_bindings=train.dataset_dir='{data_dir}'",
             f"--gin_bindings=train.seed={seed}",
             f"--gin_bindings=train.num_steps={args.num_steps}",
-            f"--gin_bindings=evaluate_goal_agent.episodes_per_task={args.eval_episodes}",
+            f"--gin_bindings=OGBenchGoalSuite.episodes_per_task={args.eval_episodes}",
         ],
         os.path.join(run_dir, "log.txt"),
         threads=1 if args.parallel > 1 else None,
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--out_dir", default=os.path.join(REPO, "benchmarks", "results"))
     args = parser.parse_args()
 
-    from cfgrl_tf import goal_summary  # noqa: PLC0415 - after sys.path is set.
+    from cfgrl_tf.eval import goal_summary  # noqa: PLC0415 - after sys.path is set.
 
     episodes = dict(item.split("=") for item in args.episodes.split(",") if item)
     datasets = args.datasets.split(",")

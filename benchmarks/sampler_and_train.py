@@ -27,13 +27,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from bench_util import guided_sample  # noqa: E402
 
-from cfgrl_tf import guidance  # noqa: E402
 from cfgrl_tf.agents import CFGRLAgent, IQLCritic  # noqa: E402
 from cfgrl_tf.data import reader, spec, writer  # noqa: E402
-from cfgrl_tf.guidance import guided_velocity, initial_noise  # noqa: E402
+from cfgrl_tf.generative.guidance import guided_velocity  # noqa: E402
+from cfgrl_tf.generative.noise import initial_noise  # noqa: E402
 from cfgrl_tf.learner import Learner  # noqa: E402
-from cfgrl_tf.networks import NULL_LABEL  # noqa: E402
 
 SIZES = {"small": ((256, 256, 256), 256), "paper": ((512, 512, 512, 512), 1024)}
 OBS_DIM, ACTION_DIM, FLOW_STEPS = 17, 6, 10
@@ -42,12 +42,12 @@ OBS_DIM, ACTION_DIM, FLOW_STEPS = 17, 6, 10
 def two_call_integrate(field, observations, noise, labels, w, num_flow_steps):
     """The peer: conditional and null velocities from two separate network calls per step."""
     x, dt = noise, 1.0 / num_flow_steps
-    null = tf.fill(tf.shape(labels), NULL_LABEL)
+    ones = tf.ones(tf.shape(labels))
     for step in range(num_flow_steps):
         times = tf.fill(tf.shape(labels), step * dt)
         base = {"observations": observations, "noisy_actions": x, "times": times}
-        v_cond = field({**base, "labels": labels})
-        v_null = field({**base, "labels": null})
+        v_cond = field({**base, "labels": labels, "condition_mask": ones})
+        v_null = field({**base, "labels": labels, "condition_mask": 0.0 * ones})
         x = x + dt * guided_velocity(v_cond, v_null, w)
     return tf.clip_by_value(x, -1.0, 1.0)
 
@@ -75,17 +75,7 @@ def bench_sampler(hidden, batch, repeats):
     seed = tf.constant(0, tf.int64)
 
     def ours(jit):
-        fn = tf.function(
-            lambda o, lab, g, s: guidance.sample_actions(
-                field,
-                o,
-                seed=s,
-                num_flow_steps=FLOW_STEPS,
-                labels=lab,
-                guidance_weight=g,
-                jit_compile=jit,
-            )
-        )
+        fn = tf.function(lambda o, lab, g, s: guided_sample(field, o, lab, g, s, FLOW_STEPS, jit))
         return lambda: fn(obs, labels, w, seed)
 
     def two_calls(jit):
@@ -99,9 +89,7 @@ def bench_sampler(hidden, batch, repeats):
         return lambda: outer(obs, labels, w, seed)
 
     def eager():
-        return guidance.sample_actions(
-            field, obs, seed=seed, num_flow_steps=FLOW_STEPS, labels=labels, guidance_weight=w
-        )
+        return guided_sample(field, obs, labels, w, seed, FLOW_STEPS)
 
     rows = {
         "one call/step, XLA (ours)": timed(ours(True), repeats),

@@ -1,17 +1,17 @@
 """SavedModel export of a trained policy, with the guidance weight as a serving-time input.
 
-The SavedModel holds only what sampling needs (the flow network, or the Gaussian heads), not the
-critic or optimizer state, and loads with `tf.saved_model.load` in a process where cfgrl_tf is
-not installed. Its `serving_default` signature is flat and named:
+The SavedModel holds only what sampling needs (the policy's networks, not the critic or optimizer
+state), and loads with `tf.saved_model.load` in a process where cfgrl_tf is not installed. Its
+`serving_default` signature is flat and named after the policy's inputs:
 
-  inputs:  observations [B, obs_dim] float32, guidance_weight [B] float32, seed [] int64
+  inputs:  observations [B, obs_dim] float32 (and goals [B, goal_dim] for a goal-conditioned
+           policy: the representation the dataset's goals have), guidance_weight [B] float32,
+           seed [] int64
   outputs: actions [B, action_dim] float32 (in the dataset's scaled [-1, 1] action space)
 
-A goal-conditioned policy takes `goals` [B, goal_dim] float32 too (the same representation the
-dataset's goals have: full observations, or oracle representations).
-
-`guidance_weight` is per row. Agents without guidance (flow BC, IQL+AWR) accept and ignore it;
-an IQL+AWR export samples the head of the temperature chosen at export time.
+`guidance_weight` is per row. Policies without guidance (flow BC, GCBC) accept and ignore it; a
+policy whose knob cannot be a serving input (IQL+AWR's temperature picks a trained head) is
+exported at one setting chosen at export time.
 """
 
 from __future__ import annotations
@@ -20,68 +20,48 @@ import os
 
 import tensorflow as tf
 
-from cfgrl_tf import fileio
-from cfgrl_tf.agents.base import Agent
+from cfgrl_tf import fileio, run_dir
+from cfgrl_tf.data.spec import DatasetInfo
 from cfgrl_tf.errors import ExportError
+from cfgrl_tf.policy import Policy
 
 METADATA_FILE = "cfgrl_export.json"
+EXPORT_DIR = "export"
+KNOB_INPUT = "guidance_weight"
 
 
 class PolicyModule(tf.Module):
-    """The exported object: the agent's sampling networks and one compiled signature."""
+    """The exported object: the policy's sampling variables and one compiled signature."""
 
-    def __init__(self, agent: Agent, sweep_override: float | None = None):
+    def __init__(self, policy: Policy):
         super().__init__(name="cfgrl_policy")
         # Track exactly the variables sampling reads (a SavedModel refuses to capture untracked
         # ones). They are listed explicitly: Keras 3 models expose no trackable children.
-        self.policy_variables = [
-            w.value for _, net in sorted(agent.sampling_networks().items()) for w in _weights(net)
+        self.policy_variables = policy.variables()
+        # The policy holds the agent's sampler: keep it out of tf.Module tracking.
+        object.__setattr__(self, "_policy", policy)
+        names = list(policy.inputs)
+        signature = [
+            *policy.input_specs().values(),
+            tf.TensorSpec([None], tf.float32, name=KNOB_INPUT),
+            tf.TensorSpec([], tf.int64, name="seed"),
         ]
-        # The agent (critic, optimizers) must not be saved: keep it out of tf.Module tracking.
-        object.__setattr__(self, "_agent", agent)
-        self._sweep_override = sweep_override
-        observations = tf.TensorSpec([None, agent.observation_dim], tf.float32, "observations")
-        weights = tf.TensorSpec([None], tf.float32, name="guidance_weight")
-        seed = tf.TensorSpec([], tf.int64, name="seed")
-        if agent.goal_conditioned:
-            goals = tf.TensorSpec([None, agent.goal_dim], tf.float32, name="goals")
-            self.serve = tf.function(
-                self._serve_goals, input_signature=[observations, goals, weights, seed]
-            )
-        else:
-            self.serve = tf.function(self._serve, input_signature=[observations, weights, seed])
 
-    def _serve(self, observations, guidance_weight, seed):
-        values = guidance_weight
-        if self._sweep_override is not None:
-            values = tf.fill(
-                tf.shape(guidance_weight), tf.constant(self._sweep_override, tf.float32)
-            )
-        return {"actions": self._agent.sample_actions(observations, values, seed)}
+        def serve(*args):
+            inputs = dict(zip(names, args[: len(names)], strict=True))
+            knob, seed = args[len(names) :]
+            return {"actions": self._policy.sample(inputs, knob, seed)}
 
-    def _serve_goals(self, observations, goals, guidance_weight, seed):
-        return {
-            "actions": self._agent.sample_actions(observations, guidance_weight, seed, goals=goals)
-        }
+        self.serve = tf.function(serve, input_signature=signature)
 
 
-def _weights(network) -> list:
-    if isinstance(network, (list, tuple)):
-        return [w for n in network for w in n.weights]
-    return list(network.weights)
-
-
-def export_policy(
-    agent: Agent, export_dir: str, *, metadata: dict, sweep_override: float | None = None
-) -> str:
+def export_policy(policy: Policy, export_dir: str, *, metadata: dict) -> str:
     """Writes a SavedModel to `export_dir` (which must not exist) through a staging folder.
 
     Args:
-      agent: a built (and usually restored) agent.
+      policy: a trained agent's policy (`with_fixed_knob` for a knob that is not a serving input).
       export_dir: the final folder, e.g. `<root_dir>/export/<step>`.
       metadata: JSON-serialisable facts written beside the model (agent, step, action_scale...).
-      sweep_override: for agents whose sweep is not a guidance weight (IQL+AWR temperatures),
-        the setting baked into the export.
 
     Returns:
       `export_dir`.
@@ -91,8 +71,55 @@ def export_policy(
     """
     if os.path.exists(export_dir):
         raise ExportError(f"{export_dir} already exists; not overwriting a finished export")
-    module = PolicyModule(agent, sweep_override)
+    module = PolicyModule(policy)
     with fileio.staged_directory(export_dir) as staging:
         tf.saved_model.save(module, staging, signatures={"serving_default": module.serve})
         fileio.atomic_write_json(os.path.join(staging, METADATA_FILE), metadata)
     return export_dir
+
+
+def export_run(root_dir: str, knob_value: float | None = None) -> str:
+    """Exports the latest checkpoint of a run to `<root_dir>/export/<step>/`.
+
+    Args:
+      root_dir: the run directory (its config.gin must already be parsed).
+      knob_value: for a policy whose knob is fixed at export (IQL+AWR's temperature), the
+        setting to export (default: the highest).
+
+    Returns:
+      The export directory.
+    """
+    agent, step, dataset_dir = run_dir.restore_agent(root_dir)
+    policy = agent.policy()
+    knob = policy.knob
+    if knob.serving == "fixed":
+        value = float(knob_value) if knob_value is not None else max(policy.sweep.values)
+        policy = policy.with_fixed_knob(value)
+    elif knob_value is not None:
+        raise ExportError(
+            f"agent {agent.name!r} takes its knob ({knob.name}) as the serving input "
+            f"`{KNOB_INPUT}`, or has none: there is no setting to fix at export"
+        )
+    info = DatasetInfo.read(dataset_dir)
+    metadata = {
+        "agent": agent.name,
+        "step": step,
+        "observation_dim": agent.observation_dim,
+        "action_dim": agent.action_dim,
+        "action_scale": info.action_scale,
+        "dataset_source": info.source,
+        "guidance_weight_input": knob.description.format(value=policy.fixed_knob or 0.0),
+        "signature": {
+            "inputs": {
+                **{name: [None, dim] for name, dim in policy.inputs.items()},
+                KNOB_INPUT: [None],
+                "seed": [],
+            },
+            "outputs": {"actions": [None, agent.action_dim]},
+        },
+    }
+    for key in ("env_name", "goal_key"):  # what an environment-side user needs to feed it
+        if key in info.source:
+            metadata[key] = info.source[key]
+    export_dir = os.path.join(root_dir, EXPORT_DIR, str(step))
+    return export_policy(policy, export_dir, metadata=metadata)

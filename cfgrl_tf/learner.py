@@ -22,6 +22,7 @@ from absl import logging
 
 from cfgrl_tf import distribute
 from cfgrl_tf.agents.base import Agent, agent_arguments
+from cfgrl_tf.data import features
 from cfgrl_tf.data.goals import GoalSampler
 from cfgrl_tf.data.reader import Dataset, make_batch_dataset
 from cfgrl_tf.errors import TrainingError
@@ -52,7 +53,8 @@ class Learner:
       checkpoint_interval: steps between checkpoints (also saved at the end).
       max_checkpoints: checkpoints kept on disk.
       jit_compile: compile each replica's train step with XLA.
-      goal_sampler: draws the goals of a goal-conditioned agent's batches.
+      goal_sampler: draws the goals of the batches of an agent that trains on goals (default:
+        `GoalSampler()` with its gin bindings).
     """
 
     def __init__(
@@ -83,7 +85,6 @@ class Learner:
         self.seed = int(seed)
         self.steps_per_loop = int(steps_per_loop)
         self.checkpoint_interval = int(checkpoint_interval)
-        self.goal_sampler = goal_sampler
 
         # Initial weights come from Keras's global RNG: seed it so a run is a function of its seed
         # from step 0 (two runs with one seed, or a run and its resumption, start alike).
@@ -92,8 +93,7 @@ class Learner:
             self.agent = agent_fn(**agent_arguments(agent_fn, dataset.info))
             self.agent.check_dataset(dataset.arrays, dataset.path)
             self.agent.build()
-            if self.agent.goal_conditioned and self.goal_sampler is None:
-                raise TrainingError(f"agent {self.agent.name!r} needs a goal_sampler")
+            self.goal_sampler = features.batch_goal_sampler(self.agent.batch_features, goal_sampler)
             self.step = tf.Variable(
                 0,
                 dtype=tf.int64,

@@ -7,29 +7,6 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def flow_path(
-    noise: tf.Tensor, actions: tf.Tensor, times: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """The straight (rectified-flow) path from noise at t=0 to the action at t=1.
-
-    Args:
-      noise: [B, A] samples of N(0, I).
-      actions: [B, A] dataset actions.
-      times: [B] in [0, 1].
-
-    Returns:
-      (x_t, velocity): the point on the path at time t and the constant velocity along it,
-      which is the flow-matching regression target.
-    """
-    t = times[:, None]
-    return (1.0 - t) * noise + t * actions, actions - noise
-
-
-def flow_matching_loss(predicted_velocity: tf.Tensor, target_velocity: tf.Tensor) -> tf.Tensor:
-    """Squared velocity error, averaged over action dimensions: [B]."""
-    return tf.reduce_mean(tf.square(predicted_velocity - target_velocity), axis=-1)
-
-
 def expectile_loss(diff: tf.Tensor, expectile: float) -> tf.Tensor:
     """Asymmetric squared loss |tau - 1(diff < 0)| * diff^2, with diff = target - prediction.
 

@@ -16,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from cfgrl_tf import errors, fileio
+from cfgrl_tf.sweep import Knob
 
 DPI = 110
 MAX_PANELS_PER_ROW = 4
@@ -27,7 +28,6 @@ LIMIT = 1.1
 
 _DATA_STYLE = {"s": 3, "c": "0.78", "alpha": 0.6, "linewidths": 0}
 _SAMPLE_STYLE = {"s": 4, "c": "tab:blue", "alpha": 0.55, "linewidths": 0}
-_PARAM_SYMBOLS = {"guidance_weight": "w"}
 
 
 def plot_bandit_sweep(
@@ -36,7 +36,7 @@ def plot_bandit_sweep(
     path: str,
     *,
     title: str,
-    param: str,
+    knob: Knob,
     metrics_by_value: Mapping[float, Mapping[str, float]] | None = None,
     agent: str | None = None,
 ) -> str:
@@ -48,11 +48,11 @@ def plot_bandit_sweep(
         data_actions: [N, 2] dataset actions (at most 3000 of them are drawn).
         path: the PNG to write.
         title: the figure title.
-        param: the sweep name: "guidance_weight" titles panels "w = 1.5", "temperature"
-            "temperature = 3", "none" uses `agent` (or "samples").
+        knob: the swept knob, which titles the panels ("w = 1.5", "temperature = 3"; a policy
+            without a knob uses `agent`, or "samples").
         metrics_by_value: optional {value: metrics with "reward" and "near_data"}, shown under the
             panel title.
-        agent: the panel title when `param` is "none".
+        agent: the panel title of a policy without a knob.
 
     Returns:
         `path`.
@@ -75,11 +75,11 @@ def plot_bandit_sweep(
             axes.flat[i - ncols].tick_params(labelbottom=True)
             continue
         value = values[i]
-        label = _panel_label(param, value, agent)
+        label = knob.panel_title(value, agent)
         metrics = (metrics_by_value or {}).get(value)
         if metrics is not None:
             label += f"\nreward {metrics['reward']:.2f} · near {metrics['near_data']:.2f}"
-        _scatter_cell(ax, data, _points(samples_by_value[value], f"samples at {param} {value}"))
+        _scatter_cell(ax, data, _points(samples_by_value[value], f"samples at {knob.name} {value}"))
         ax.set_title(label, fontsize=10)
     fig.suptitle(title)
     return _save(fig, path)
@@ -297,9 +297,3 @@ def _scatter_cell(ax, data: np.ndarray, samples: np.ndarray) -> None:
     ax.scatter(data[:, 0], data[:, 1], **_DATA_STYLE)
     ax.scatter(samples[:, 0], samples[:, 1], **_SAMPLE_STYLE)
     _frame(ax)
-
-
-def _panel_label(param: str, value: float, agent: str | None) -> str:
-    if param == "none":
-        return agent or "samples"
-    return f"{_PARAM_SYMBOLS.get(param, param)} = {value:g}"

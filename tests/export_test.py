@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cfgrl_tf import experiment, export
+from cfgrl_tf import export
 from cfgrl_tf.agents import (
     CFGRLAgent,
     FlowBCAgent,
@@ -86,13 +86,13 @@ def _load_in_subprocess(tmp_path, export_dir, obs, weights, seed):
 def test_export_reproduces_the_in_memory_policy_without_cfgrl_tf(tmp_path, make_agent, weights):
     agent = _trained(make_agent())
     export_dir = str(tmp_path / "export" / "7")
-    export.export_policy(agent, export_dir, metadata={"agent": agent.name})
+    export.export_policy(agent.policy(), export_dir, metadata={"agent": agent.name})
 
     rng = np.random.default_rng(0)
     obs = rng.normal(size=(len(weights) * 8, 3)).astype(np.float32)
     w = np.repeat(np.asarray(weights, np.float32), 8)
     served = _load_in_subprocess(tmp_path, export_dir, obs, w, seed=11)
-    in_memory = experiment.sample_in_memory(agent)(obs, w, 11)
+    in_memory = agent.policy().numpy_sampler()({"observations": obs}, w, 11)
     assert served.shape == (len(w), 2)
     np.testing.assert_allclose(served, in_memory, atol=1e-5)
     # The guidance weight is a real serving-time input for CFGRL (ignored by flow BC): the same
@@ -104,7 +104,7 @@ def test_export_reproduces_the_in_memory_policy_without_cfgrl_tf(tmp_path, make_
 def test_export_holds_only_the_sampling_networks(tmp_path):
     agent = _trained(CFGRLAgent(3, 2, critic=IQLCritic((16,)), hidden_dims=(32, 32)))
     export_dir = str(tmp_path / "export")
-    export.export_policy(agent, export_dir, metadata={"agent": "cfgrl", "step": 3})
+    export.export_policy(agent.policy(), export_dir, metadata={"agent": "cfgrl", "step": 3})
     loaded = tf.saved_model.load(export_dir)
     assert len(loaded.policy_variables) == len(agent.vector_field.weights)
     signature = loaded.signatures["serving_default"]
@@ -121,7 +121,7 @@ def test_export_holds_only_the_sampling_networks(tmp_path):
 def test_awr_export_bakes_in_the_chosen_temperature(tmp_path):
     agent = _trained(IQLAWRAgent(3, 2, critic=IQLCritic((16,)), hidden_dims=(16,)))
     export_dir = str(tmp_path / "export")
-    export.export_policy(agent, export_dir, metadata={}, sweep_override=3.0)
+    export.export_policy(agent.policy().with_fixed_knob(3.0), export_dir, metadata={})
     serve = tf.saved_model.load(export_dir).signatures["serving_default"]
     obs = np.zeros((4, 3), np.float32)
     out = serve(
@@ -129,17 +129,17 @@ def test_awr_export_bakes_in_the_chosen_temperature(tmp_path):
         guidance_weight=tf.constant([0.0, 1.0, 10.0, 100.0]),
         seed=tf.constant(5, tf.int64),
     )["actions"].numpy()
-    expected = experiment.sample_in_memory(agent)(obs, np.full(4, 3.0, np.float32), 5)
+    expected = agent.policy().numpy_sampler()({"observations": obs}, np.full(4, 3.0, np.float32), 5)
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
 def test_an_existing_export_is_never_overwritten(tmp_path):
     agent = _trained(FlowBCAgent(3, 2, hidden_dims=(16,)))
     export_dir = tmp_path / "export" / "5"
-    export.export_policy(agent, str(export_dir), metadata={"first": True})
+    export.export_policy(agent.policy(), str(export_dir), metadata={"first": True})
     before = {p: p.read_bytes() for p in export_dir.rglob("*") if p.is_file()}
     with pytest.raises(ExportError, match="already exists"):
-        export.export_policy(agent, str(export_dir), metadata={"first": False})
+        export.export_policy(agent.policy(), str(export_dir), metadata={"first": False})
     after = {p: p.read_bytes() for p in export_dir.rglob("*") if p.is_file()}
     assert before == after
     # No staging folder is left behind beside it.
@@ -174,7 +174,7 @@ def test_goal_conditioned_export_takes_goals(tmp_path, hierarchical):
         cls(3, 2, goal_dim=3, observation_stats=stats, goal_stats=stats, hidden_dims=(32, 32))
     )
     export_dir = str(tmp_path / "export")
-    export.export_policy(agent, export_dir, metadata={"agent": agent.name})
+    export.export_policy(agent.policy(), export_dir, metadata={"agent": agent.name})
     signature = tf.saved_model.load(export_dir).signatures["serving_default"]
     assert set(signature.structured_input_signature[1]) == {
         "observations",
@@ -198,5 +198,5 @@ def test_goal_conditioned_export_takes_goals(tmp_path, hierarchical):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     served = np.load(out_path)
-    in_memory = experiment.goal_policy(agent)(obs, goals, w, 9)
+    in_memory = agent.policy().numpy_sampler()({"observations": obs, "goals": goals}, w, 9)
     np.testing.assert_allclose(served, in_memory, atol=1e-5)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cfgrl_tf import distribute, errors, experiment
+from cfgrl_tf import distribute, errors, training
 from cfgrl_tf.cli import common
-from cfgrl_tf.evaluation import read_csv
+from cfgrl_tf.eval.report import read_csv
 
 _GIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gin")
 _ALL = sorted(glob.glob(os.path.join(_GIN, "**", "*.gin"), recursive=True))
@@ -31,8 +31,8 @@ _TINY = [
     "CFGRLAgent.hidden_dims = (16,)",
     "FlowBCAgent.hidden_dims = (16,)",
     "IQLAWRAgent.hidden_dims = (16,)",
-    "evaluate_agent.num_samples = 50",
-    "evaluate_agent.plot = False",
+    "BanditSuite.num_samples = 50",
+    "BanditSuite.plot = False",
 ]
 _TINY_GOAL = [
     "train.num_steps = 4",
@@ -41,10 +41,10 @@ _TINY_GOAL = [
     "train.batch_size = 16",
     "train.jit_compile = False",
     "HIDDEN_DIMS = (16,)",
-    "evaluate_goal_agent.task_ids = (1,)",
-    "evaluate_goal_agent.episodes_per_task = 1",
-    "evaluate_goal_agent.max_episode_steps = 3",
-    "evaluate_goal_agent.plot = False",
+    "OGBenchGoalSuite.task_ids = (1,)",
+    "OGBenchGoalSuite.episodes_per_task = 1",
+    "OGBenchGoalSuite.max_episode_steps = 3",
+    "OGBenchGoalSuite.plot = False",
 ]
 
 
@@ -67,7 +67,7 @@ def test_every_goal_conditioned_agent_has_a_gin_file():
 def test_goal_agent_file_trains_and_evaluates(path, tiny_goal_dir, tmp_path):
     common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_goal_dir}'", *_TINY_GOAL])
     root = str(tmp_path / "run")
-    learner = experiment.train(root, tf.distribute.get_strategy())
+    learner = training.train(root, tf.distribute.get_strategy())
     assert learner.current_step == 4
     rows = read_csv(os.path.join(root, "eval", "sweep.csv"))
     overall = [r for r in rows if r["task_id"] == "overall"]
@@ -90,7 +90,7 @@ def test_goal_agent_files_are_cpu_scale(path):
 def test_agent_file_trains_and_evaluates(path, tiny_bandit_dir, tmp_path):
     common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_bandit_dir}'", *_TINY])
     root = str(tmp_path / "run")
-    learner = experiment.train(root, tf.distribute.get_strategy())
+    learner = training.train(root, tf.distribute.get_strategy())
     assert learner.current_step == 4
     rows = read_csv(os.path.join(root, "eval", "sweep.csv"))
     assert [r["value"] for r in rows] == list(learner.agent.eval_sweep().values)
@@ -130,7 +130,7 @@ def test_agent_file_trains_mirrored_with_its_own_settings(
     gin.bind_parameter("train.evaluate_at_end", False)
     strategy = distribute.make_strategy("mirrored")
     assert strategy.num_replicas_in_sync == 2
-    learner = experiment.train(str(tmp_path / "run"), strategy)
+    learner = training.train(str(tmp_path / "run"), strategy)
     assert learner.current_step == 4
     assert "jit_compile is off for this run: 2 replicas" in capsys.readouterr().out
     assert all(np.all(np.isfinite(w.numpy())) for w in learner.agent.weights)

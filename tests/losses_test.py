@@ -4,13 +4,16 @@ import numpy as np
 import tensorflow as tf
 
 from cfgrl_tf import losses
+from cfgrl_tf.generative import flow_matching
 
 
 def test_flow_path_endpoints_and_velocity():
     noise = np.array([[0.5, -1.0], [2.0, 0.0], [-0.3, 0.7]], np.float32)
     actions = np.array([[0.1, 0.2], [-0.9, 0.4], [1.0, -1.0]], np.float32)
     times = np.array([0.0, 1.0, 0.25], np.float32)
-    x_t, velocity = losses.flow_path(tf.constant(noise), tf.constant(actions), tf.constant(times))
+    x_t, velocity = flow_matching.flow_path(
+        tf.constant(noise), tf.constant(actions), tf.constant(times)
+    )
     assert x_t.shape == (3, 2) and velocity.shape == (3, 2)
     np.testing.assert_allclose(x_t[0], noise[0], rtol=1e-6)  # t = 0: the noise
     np.testing.assert_allclose(x_t[1], actions[1], rtol=1e-6)  # t = 1: the action
@@ -23,7 +26,7 @@ def test_flow_path_endpoints_and_velocity():
 def test_flow_matching_loss_averages_squared_error_over_action_dims():
     predicted = tf.constant([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
     target = tf.constant([[1.0, 0.0, 0.0], [1.0, -1.0, 2.0]])
-    loss = losses.flow_matching_loss(predicted, target).numpy()
+    loss = flow_matching.flow_matching_loss(predicted, target).numpy()
     np.testing.assert_allclose(loss, [(0 + 4 + 9) / 3, (1 + 1 + 4) / 3], rtol=1e-6)
 
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from cfgrl_tf.evaluation import read_csv
+from cfgrl_tf.eval.report import read_csv
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,8 +46,8 @@ def test_two_workers_share_one_run_and_agree(tiny_bandit_dir, tmp_path):
             "train.jit_compile = False",
             "IQLCritic.hidden_dims = (16,)",
             "CFGRLAgent.hidden_dims = (16,)",
-            "evaluate_agent.num_samples = 50",
-            "evaluate_agent.plot = False",
+            "BanditSuite.num_samples = 50",
+            "BanditSuite.plot = False",
         )
     ]
     procs = []

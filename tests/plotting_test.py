@@ -9,6 +9,7 @@ import pytest
 from matplotlib import image
 
 from cfgrl_tf import errors, plotting
+from cfgrl_tf.sweep import KNOBS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -34,7 +35,12 @@ def test_plot_bandit_sweep_panels_set_the_image_size(tmp_path):
         path = str(tmp_path / f"sweep_{n}.png")
         metrics = {v: {"reward": 4.81, "near_data": 0.99} for v in _sweep(n)}
         returned = plotting.plot_bandit_sweep(
-            _sweep(n), data, path, title="cfgrl", param="guidance_weight", metrics_by_value=metrics
+            _sweep(n),
+            data,
+            path,
+            title="cfgrl",
+            knob=KNOBS["guidance_weight"],
+            metrics_by_value=metrics,
         )
         assert returned == path
         shapes[n] = _read_png(path).shape
@@ -49,7 +55,12 @@ def test_plot_bandit_sweep_panels_set_the_image_size(tmp_path):
 def test_plot_bandit_sweep_draws_samples_in_colour_over_grey_data(tmp_path):
     path = str(tmp_path / "bc.png")
     plotting.plot_bandit_sweep(
-        {0.0: _cloud(200, 1)}, _cloud(200, 2), path, title="flow_bc", param="none", agent="flow_bc"
+        {0.0: _cloud(200, 1)},
+        _cloud(200, 2),
+        path,
+        title="flow_bc",
+        knob=KNOBS["none"],
+        agent="flow_bc",
     )
     rgb = _read_png(path)[..., :3]
     # Grey pixels have equal channels; coloured (blue) ones have blue well above red.
@@ -59,10 +70,10 @@ def test_plot_bandit_sweep_draws_samples_in_colour_over_grey_data(tmp_path):
 def test_plot_bandit_sweep_rejects_bad_input(tmp_path):
     path = str(tmp_path / "bad.png")
     with pytest.raises(errors.UserError, match="no sweep values"):
-        plotting.plot_bandit_sweep({}, _cloud(10, 0), path, title="t", param="temperature")
+        plotting.plot_bandit_sweep({}, _cloud(10, 0), path, title="t", knob=KNOBS["temperature"])
     with pytest.raises(errors.UserError, match=r"samples at temperature 3.0 .*\(10, 3\)"):
         plotting.plot_bandit_sweep(
-            {3.0: np.zeros((10, 3))}, _cloud(10, 0), path, title="t", param="temperature"
+            {3.0: np.zeros((10, 3))}, _cloud(10, 0), path, title="t", knob=KNOBS["temperature"]
         )
     assert os.listdir(tmp_path) == []
 

@@ -1,107 +1,66 @@
-"""What the learner, evaluator and exporter need from an agent."""
+"""The agent seam: what the learner, the evaluation suites and the exporter need from an agent.
+
+An agent declares what it trains on (`batch_features`, checked against the dataset before it is
+built), takes its sizes from the dataset (`dataset_arguments`), trains one step at a time, and
+gives a `Policy` (input spec, sampling knob, sampler, the networks an export saves).
+"""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 
 import keras
 import tensorflow as tf
 
-# The sampling-time knob an agent is evaluated over ("guidance_weight", "temperature", "none").
-from cfgrl_tf.evaluation import Sweep
+from cfgrl_tf.data import features
+from cfgrl_tf.data.spec import DatasetInfo
+from cfgrl_tf.policy import Policy
+from cfgrl_tf.sweep import Sweep
 
 
-def split_seed(seed: tf.Tensor, num: int) -> list[tf.Tensor]:
-    """Splits a stateless seed ([2] int) into `num` independent seeds."""
-    return list(tf.unstack(tf.random.experimental.stateless_split(seed, num=num)))
-
-
-def apply_gradients(
-    optimizer: keras.optimizers.Optimizer, tape: tf.GradientTape, loss: tf.Tensor, variables: list
-) -> tf.Tensor:
-    """One optimizer update; returns the global gradient norm (a cheap health metric).
-
-    Under a tf.distribute strategy the Keras optimizer all-reduces (sums) the gradients across
-    replicas, which is why every loss is divided by the GLOBAL batch size.
-    """
-    grads = tape.gradient(loss, variables)
-    optimizer.apply_gradients(zip(grads, variables, strict=True))
-    return tf.linalg.global_norm(grads)
-
-
-def polyak_update(target: keras.Model, source: keras.Model, rate: float) -> None:
-    """target <- rate * source + (1 - rate) * target, weight by weight (cross-replica context)."""
-    for t, s in zip(target.weights, source.weights, strict=True):
-        t.assign(rate * s + (1.0 - rate) * t)
-
-
-def copy_weights(target: keras.Model, source: keras.Model) -> None:
-    """target <- source, weight by weight."""
-    polyak_update(target, source, 1.0)
-
-
-def average(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
-    """The replica's share of the global-batch mean."""
-    return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
-
-
-def agent_arguments(agent_fn, info) -> dict:
-    """The constructor arguments the dataset fixes: sizes, and for goal-conditioned agents the
-    goal size and the normalisation statistics.
+def agent_arguments(agent_fn, info: DatasetInfo) -> dict:
+    """The constructor arguments the dataset fixes (sizes, and whatever the agent's family
+    reads from the dataset: goal size, normalisation statistics).
 
     Args:
-      agent_fn: the agent class (gin-configured), or a `functools.partial` of one.
+      agent_fn: the agent class (gin-configured), a `functools.partial` of one, or a factory
+        function (which gets the sizes only).
       info: the training dataset's `DatasetInfo`.
 
     Raises:
-      DatasetError: a goal-conditioned agent on a dataset without goals, or the reverse.
+      DatasetError: the dataset lacks a feature the agent trains on.
     """
-    from cfgrl_tf.data import ogbench_npz  # noqa: PLC0415 - keeps the agents import-light.
-    from cfgrl_tf.errors import DatasetError  # noqa: PLC0415
-
-    arguments = {"observation_dim": info.obs_dim, "action_dim": info.action_dim}
     agent_class = getattr(agent_fn, "func", agent_fn)  # functools.partial(Class, ...) too
-    wants_goals = getattr(agent_class, "goal_conditioned", False)
-    has_goals = ogbench_npz.is_goal_conditioned(info)
-    source = info.source.get("name", "?")
-    if wants_goals and not has_goals:
-        raise DatasetError(
-            f"agent {agent_class.__name__} is goal-conditioned but the dataset ({source}) has no "
-            "trajectories to draw goals from; convert an OGBench file (pipelines/ogbench/)"
-        )
-    if has_goals and not wants_goals:
-        raise DatasetError(
-            f"the dataset ({source}) is goal-conditioned but agent {agent_class.__name__} is not; "
-            "use one of GCBCAgent, GCFBCAgent, GCCFGRLAgent, HGCBCAgent, HGCFBCAgent, HCFGRLAgent"
-        )
-    if has_goals:
-        stats = info.source.get("statistics", {})
-        arguments.update(
-            goal_dim=ogbench_npz.goal_dim(info),
-            observation_stats=stats.get("observations"),
-            goal_stats=stats.get("goals"),
-        )
-    return arguments
+    if not (isinstance(agent_class, type) and issubclass(agent_class, Agent)):
+        agent_class = Agent  # a plain factory function: the seam's defaults (sizes only)
+    features.check_features(info, agent_class.batch_features, agent_class.__name__)
+    return agent_class.dataset_arguments(info)
 
 
 class Agent(tf.Module, abc.ABC):
-    """An offline RL agent: networks, optimizers, one train step and a sampler.
+    """An offline RL agent: networks, optimizers, one train step and a policy.
 
-    Lifecycle (the learner's): construct inside `strategy.scope()` with the dataset's sizes, call
+    Lifecycle (the learner's): construct inside `strategy.scope()` with `agent_arguments`, call
     `build()` there too (Keras 3 needs variables and optimizer slots made under the scope before
     the first step), then call `train_step` inside `strategy.run` and `update_targets` in
     cross-replica context after it.
     """
 
     name: str = "agent"
-    # Goal-conditioned agents sample with `sample_actions(..., goals=...)` and train on datasets
-    # with trajectory features (their batches carry `goals` and `subgoals`).
-    goal_conditioned: bool = False
+    # The batch features `train_step` reads. Stored features come from the dataset's records;
+    # `goals` and `subgoals` are drawn for every batch from a dataset's trajectories.
+    batch_features: tuple[str, ...] = ("observations", "actions")
 
     def __init__(self, observation_dim: int, action_dim: int):
         super().__init__(name=self.name)
         self.observation_dim = int(observation_dim)
         self.action_dim = int(action_dim)
+
+    @classmethod
+    def dataset_arguments(cls, info: DatasetInfo) -> dict:
+        """The constructor arguments read from the training dataset's info."""
+        return {"observation_dim": info.obs_dim, "action_dim": info.action_dim}
 
     @abc.abstractmethod
     def build(self) -> None:
@@ -114,7 +73,7 @@ class Agent(tf.Module, abc.ABC):
         """One gradient step on this replica's batch; returns its share of each metric.
 
         Args:
-          batch: per-replica batch with the dataset's features.
+          batch: per-replica batch with the dataset's features (and `batch_features`).
           seed: [2] int64 stateless seed, unique to (run seed, step, replica).
           global_batch_size: the batch size summed over replicas.
 
@@ -124,16 +83,43 @@ class Agent(tf.Module, abc.ABC):
         """
 
     def check_dataset(self, arrays: dict, path: str) -> None:  # noqa: B027 - optional hook.
-        """Raises `DatasetError` if the dataset lacks something this agent needs."""
+        """Raises `DatasetError` if the dataset's values do not suit this agent."""
 
     def update_targets(self) -> None:  # noqa: B027 - optional hook, most agents have no targets.
-        """Moves target networks toward the online ones (cross-replica context)."""
+        """Moves target and averaged networks toward the online ones (cross-replica context)."""
+
+    # -- the policy ------------------------------------------------------------------------------
+
+    def policy_inputs(self) -> dict[str, int]:
+        """{input name: width} that `sample_actions` reads, observations first."""
+        return {"observations": self.observation_dim}
 
     @abc.abstractmethod
     def sample_actions(
-        self, observations: tf.Tensor, sweep_values: tf.Tensor, seed: tf.Tensor
+        self, inputs: Mapping[str, tf.Tensor], knob_values: tf.Tensor, seed: tf.Tensor
     ) -> tf.Tensor:
-        """Samples [B, action_dim] actions; `sweep_values` [B] is each row's sweep setting."""
+        """[B, action_dim] actions for [B] rows of `inputs` (keys of `policy_inputs`);
+        `knob_values` [B] is each row's knob setting, `seed` a scalar int."""
+
+    @abc.abstractmethod
+    def sampling_networks(self) -> dict[str, keras.Model]:
+        """The networks `sample_actions` reads, by name (what an export saves)."""
+
+    @abc.abstractmethod
+    def eval_sweep(self) -> Sweep:
+        """The knob and the settings evaluation sweeps it over by default."""
+
+    def policy(self) -> Policy:
+        return Policy(
+            name=self.name,
+            inputs=self.policy_inputs(),
+            action_dim=self.action_dim,
+            sweep=self.eval_sweep(),
+            sample_fn=self.sample_actions,
+            networks=self.sampling_networks(),
+        )
+
+    # -- state -----------------------------------------------------------------------------------
 
     @abc.abstractmethod
     def networks(self) -> dict[str, keras.Model]:
@@ -163,14 +149,6 @@ class Agent(tf.Module, abc.ABC):
             "networks": {name: list(net.weights) for name, net in self.networks().items()},
             "optimizers": dict(self.optimizers()),
         }
-
-    @abc.abstractmethod
-    def sampling_networks(self) -> dict:
-        """The networks `sample_actions` reads (what an export saves)."""
-
-    @abc.abstractmethod
-    def eval_sweep(self) -> Sweep:
-        """The settings evaluation sweeps over by default."""
 
     def dummy_batch(self, batch_size: int = 2) -> dict[str, tf.Tensor]:
         """A batch of zeros with the transition features, to create variables."""

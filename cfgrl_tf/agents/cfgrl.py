@@ -4,7 +4,7 @@ The whole method in one place:
   1. An IQL critic learns V and Q from the data (agents/critic.py).
   2. Each transition gets an optimality label o = 1[A(s, a) >= threshold] from the critic.
   3. A flow policy pi(a | s, o) is trained with plain flow matching, with the label dropped to the
-     null token 10% of the time, so the same network also learns the behaviour policy pi(a | s).
+     null label 10% of the time, so the same network also learns the behaviour policy pi(a | s).
   4. Actions are sampled with v = v_null + w * (v_optimal - v_null). w = 0 is the behaviour policy,
      w = 1 conditional BC, and w > 1 samples from pi(a | s) p(o | s, a)^w: a policy improvement
      whose size is chosen at test time, with no retraining.
@@ -19,16 +19,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cfgrl_tf import guidance
-from cfgrl_tf.agents.base import Agent, Sweep, average, split_seed
+from cfgrl_tf.agents.base import Agent
 from cfgrl_tf.agents.critic import IQLCritic
-from cfgrl_tf.agents.flow import EMAFlow, flow_actor_step
+from cfgrl_tf.agents.updates import (
+    EMANetwork,
+    apply_gradients,
+    average,
+    example_inputs,
+    replica_mean,
+    split_seed,
+)
 from cfgrl_tf.data.spec import NO_LABEL
 from cfgrl_tf.errors import DatasetError
-from cfgrl_tf.evaluation import DEFAULT_GUIDANCE_WEIGHTS
-from cfgrl_tf.networks import NULL_LABEL, ConditionalVectorField
+from cfgrl_tf.generative import ClassifierFreeGuidance, FlowMatching
+from cfgrl_tf.networks import ConditionalVectorField
+from cfgrl_tf.sweep import DEFAULT_GUIDANCE_WEIGHTS, Sweep
 
-# Label values of the flow's condition (NULL_LABEL = 0 is the dropped condition).
+# Label values of the flow's condition (a condition_mask of 0 is the dropped, null label).
 NOT_OPTIMAL_LABEL = 1
 OPTIMAL_LABEL = 2
 
@@ -49,7 +56,7 @@ class CFGRLAgent(Agent):
       jit_sampler: compile the sampler's flow integration with XLA.
       ema_decay: sampling uses an exponential moving average of the flow weights with this
         decay per step (0: the online weights).
-      label_dropout: probability of replacing the label with the null token (the paper's 0.1).
+      label_dropout: probability of replacing the label with the null label (the paper's 0.1).
       optimality_threshold: a transition is optimal when A(s, a) >= this.
       label_source: "critic" (labels from the critic at every step) or "dataset" (the dataset's
         precomputed `optimal` feature, e.g. from `build_dataset.label_rule`; the critic is then
@@ -58,6 +65,7 @@ class CFGRLAgent(Agent):
     """
 
     name = "cfgrl"
+    batch_features = ("observations", "actions", "next_observations", "rewards", "masks")
 
     def __init__(
         self,
@@ -80,27 +88,27 @@ class CFGRLAgent(Agent):
         if not 0.0 <= label_dropout < 1.0:
             raise ValueError(f"label_dropout={label_dropout}: expected a probability in [0, 1)")
         self.critic = critic if critic is not None else IQLCritic()
-        self.num_flow_steps = int(num_flow_steps)
         self.jit_sampler = bool(jit_sampler)
         self.label_dropout = float(label_dropout)
         self.optimality_threshold = float(optimality_threshold)
         self.label_source = label_source
         self.guidance_weights = tuple(float(w) for w in guidance_weights)
-        self.flow = EMAFlow(
+        self.generative = FlowMatching(num_flow_steps)
+        self.flow = EMANetwork(
             lambda name: ConditionalVectorField(action_dim, hidden_dims, num_labels=2, name=name),
             ema_decay,
         )
         self.vector_field = self.flow.online
+        self.num_flow_steps = self.generative.num_steps
         self.actor_optimizer = keras.optimizers.Adam(learning_rate)
 
     def build(self) -> None:
         batch = self.dummy_batch()
         self.critic.build(batch)
-        batch_size = tf.shape(batch["observations"])[0]
-        self.flow.build(
-            {"observations": batch["observations"], "labels": tf.zeros([batch_size], tf.int32)}
-        )
-        self.actor_optimizer.build(self.vector_field.trainable_variables)
+        ones = tf.ones(tf.shape(batch["rewards"]))
+        context = {"observations": batch["observations"], "labels": tf.cast(ones, tf.int32)}
+        self.flow.build(example_inputs({**context, "condition_mask": ones}, self.action_dim))
+        self.actor_optimizer.build(self.flow.online.trainable_variables)
 
     def check_dataset(self, arrays: dict, path: str) -> None:
         if self.label_source != "dataset":
@@ -113,29 +121,34 @@ class CFGRLAgent(Agent):
                 "build_dataset.label_rule='reward_quantile' or use label_source='critic'"
             )
 
+    # 1-2. The critic, and the optimality variable o of each transition.
     def optimality(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
         """The boolean optimality variable o of each transition: [B]."""
         if self.label_source == "dataset":
             return tf.equal(batch["optimal"], 1)
         return self.critic.advantages(batch) >= self.optimality_threshold
 
+    # 3. Flow matching on pi(a | s, o), o dropped to the null label 10% of the time.
     def train_step(self, batch, seed, global_batch_size):
         metrics = self.critic.train_step(batch, global_batch_size)
         optimal = self.optimality(batch)
-        labels = tf.where(optimal, OPTIMAL_LABEL, NOT_OPTIMAL_LABEL)
         drop_seed, flow_seed = split_seed(seed, 2)
-        dropped = tf.random.stateless_uniform(tf.shape(labels), seed=drop_seed) < self.label_dropout
-        labels = tf.where(dropped, NULL_LABEL, labels)
-        metrics.update(
-            flow_actor_step(
-                self.vector_field,
-                self.actor_optimizer,
-                {"observations": batch["observations"], "labels": labels},
-                batch["actions"],
-                flow_seed,
-                global_batch_size,
+        keep = tf.random.stateless_uniform(tf.shape(optimal), seed=drop_seed) >= self.label_dropout
+        context = {
+            "observations": batch["observations"],
+            "labels": tf.where(optimal, OPTIMAL_LABEL, NOT_OPTIMAL_LABEL),
+            "condition_mask": tf.cast(keep, tf.float32),
+        }
+        with tf.GradientTape() as tape:
+            per_example = self.generative.loss(
+                self.flow.online, context, batch["actions"], flow_seed
             )
+            loss = average(per_example, global_batch_size)
+        grad_norm = apply_gradients(
+            self.actor_optimizer, tape, loss, self.flow.online.trainable_variables
         )
+        metrics["actor/flow_loss"] = loss
+        metrics["actor/grad_norm"] = replica_mean(grad_norm)
         metrics["actor/optimal_fraction"] = average(tf.cast(optimal, tf.float32), global_batch_size)
         return metrics
 
@@ -143,16 +156,22 @@ class CFGRLAgent(Agent):
         self.critic.update_targets()
         self.flow.update()
 
-    def sample_actions(self, observations, sweep_values, seed):
+    # 4. Sampling with v = v_null + w * (v_optimal - v_null), w the knob of each row.
+    def sample_actions(self, inputs, knob_values, seed):
+        observations = inputs["observations"]
         batch_size = tf.shape(observations)[0]
-        return guidance.sample_actions(
+        context = {
+            "observations": observations,
+            "labels": tf.fill([batch_size], OPTIMAL_LABEL),
+            "condition_mask": tf.ones([batch_size]),
+        }
+        return self.generative.sample(
             self.flow.sampling,
-            observations,
+            context,
             seed=seed,
-            num_flow_steps=self.num_flow_steps,
+            guidance=ClassifierFreeGuidance(),
+            knob=knob_values,
             jit_compile=self.jit_sampler,
-            labels=tf.fill([batch_size], OPTIMAL_LABEL),
-            guidance_weight=sweep_values,
         )
 
     def networks(self) -> dict:

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 
 from cfgrl_tf import losses
-from cfgrl_tf.agents.base import apply_gradients, average, copy_weights, polyak_update
+from cfgrl_tf.agents.updates import apply_gradients, average, copy_weights, polyak_update
 from cfgrl_tf.networks import TwinQNetwork, ValueNetwork
 
 

@@ -6,11 +6,19 @@ from collections.abc import Sequence
 
 import gin
 import keras
+import tensorflow as tf
 
-from cfgrl_tf import guidance
-from cfgrl_tf.agents.base import Agent, Sweep
-from cfgrl_tf.agents.flow import EMAFlow, flow_actor_step
+from cfgrl_tf.agents.base import Agent
+from cfgrl_tf.agents.updates import (
+    EMANetwork,
+    apply_gradients,
+    average,
+    example_inputs,
+    replica_mean,
+)
+from cfgrl_tf.generative import FlowMatching
 from cfgrl_tf.networks import ConditionalVectorField
+from cfgrl_tf.sweep import Sweep
 
 
 @gin.configurable
@@ -41,36 +49,39 @@ class FlowBCAgent(Agent):
         ema_decay: float = 0.999,
     ):
         super().__init__(observation_dim, action_dim)
-        self.num_flow_steps = int(num_flow_steps)
         self.jit_sampler = bool(jit_sampler)
-        self.flow = EMAFlow(
+        self.generative = FlowMatching(num_flow_steps)
+        self.flow = EMANetwork(
             lambda name: ConditionalVectorField(action_dim, hidden_dims, name=name), ema_decay
         )
         self.vector_field = self.flow.online
+        self.num_flow_steps = self.generative.num_steps
         self.actor_optimizer = keras.optimizers.Adam(learning_rate)
 
     def build(self) -> None:
-        batch = self.dummy_batch()
-        self.flow.build({"observations": batch["observations"]})
-        self.actor_optimizer.build(self.vector_field.trainable_variables)
+        context = {"observations": self.dummy_batch()["observations"]}
+        self.flow.build(example_inputs(context, self.action_dim))
+        self.actor_optimizer.build(self.flow.online.trainable_variables)
 
     def train_step(self, batch, seed, global_batch_size):
-        return flow_actor_step(
-            self.vector_field,
-            self.actor_optimizer,
-            {"observations": batch["observations"]},
-            batch["actions"],
-            seed,
-            global_batch_size,
+        context = {"observations": batch["observations"]}
+        with tf.GradientTape() as tape:
+            per_example = self.generative.loss(self.flow.online, context, batch["actions"], seed)
+            loss = average(per_example, global_batch_size)
+        grad_norm = apply_gradients(
+            self.actor_optimizer, tape, loss, self.flow.online.trainable_variables
         )
+        return {"actor/flow_loss": loss, "actor/grad_norm": replica_mean(grad_norm)}
 
-    def sample_actions(self, observations, sweep_values, seed):
-        del sweep_values  # An unconditional flow has no knob.
-        return guidance.sample_actions(
+    def update_targets(self) -> None:
+        self.flow.update()
+
+    def sample_actions(self, inputs, knob_values, seed):
+        del knob_values  # An unconditional flow has no knob.
+        return self.generative.sample(
             self.flow.sampling,
-            observations,
+            {"observations": inputs["observations"]},
             seed=seed,
-            num_flow_steps=self.num_flow_steps,
             jit_compile=self.jit_sampler,
         )
 
@@ -79,9 +90,6 @@ class FlowBCAgent(Agent):
 
     def optimizers(self) -> dict:
         return {"actor": self.actor_optimizer}
-
-    def update_targets(self) -> None:
-        self.flow.update()
 
     def sampling_networks(self) -> dict:
         return {"vector_field": self.flow.sampling}

@@ -14,11 +14,13 @@ import keras
 import tensorflow as tf
 
 from cfgrl_tf import losses
-from cfgrl_tf.agents.base import Agent, Sweep, apply_gradients, average
+from cfgrl_tf.agents.base import Agent
 from cfgrl_tf.agents.critic import IQLCritic
-from cfgrl_tf.guidance import initial_noise
+from cfgrl_tf.agents.updates import apply_gradients, average
+from cfgrl_tf.generative.noise import initial_noise
 from cfgrl_tf.networks import GaussianPolicy
 from cfgrl_tf.networks.gaussian import distribution
+from cfgrl_tf.sweep import Sweep
 
 
 @gin.configurable
@@ -36,6 +38,7 @@ class IQLAWRAgent(Agent):
     """
 
     name = "iql_awr"
+    batch_features = ("observations", "actions", "next_observations", "rewards", "masks")
 
     def __init__(
         self,
@@ -89,14 +92,14 @@ class IQLAWRAgent(Agent):
     def update_targets(self) -> None:
         self.critic.update_targets()
 
-    def sample_actions(self, observations, sweep_values, seed):
-        """Samples from the head whose temperature is nearest each row's sweep value."""
-        observations = tf.convert_to_tensor(observations, tf.float32)
+    def sample_actions(self, inputs, knob_values, seed):
+        """Samples from the head whose temperature is nearest each row's knob value."""
+        observations = tf.convert_to_tensor(inputs["observations"], tf.float32)
         params = [policy({"observations": observations}) for policy in self.policies]
         means = tf.stack([p["mean"] for p in params], axis=0)  # [K, B, A]
         stds = tf.exp(tf.stack([p["log_std"] for p in params], axis=0))
         temperatures = tf.constant(self.temperatures, tf.float32)
-        values = tf.broadcast_to(tf.cast(sweep_values, tf.float32), [tf.shape(observations)[0]])
+        values = tf.broadcast_to(tf.cast(knob_values, tf.float32), [tf.shape(observations)[0]])
         head = tf.argmin(
             tf.abs(values[:, None] - temperatures[None, :]), axis=1, output_type=tf.int32
         )
@@ -106,18 +109,20 @@ class IQLAWRAgent(Agent):
         noise = initial_noise(tf.shape(observations)[0], self.action_dim, seed)
         return tf.clip_by_value(mean + std * noise, -1.0, 1.0)
 
-    def networks(self) -> dict:
-        heads = {
+    def _heads(self) -> dict:
+        return {
             f"policy_t{t:g}": policy
             for t, policy in zip(self.temperatures, self.policies, strict=True)
         }
-        return {**heads, **self.critic.networks()}
+
+    def networks(self) -> dict:
+        return {**self._heads(), **self.critic.networks()}
 
     def optimizers(self) -> dict:
         return {"actor": self.actor_optimizer, **self.critic.optimizers()}
 
     def sampling_networks(self) -> dict:
-        return {"policies": self.policies}
+        return self._heads()
 
     def eval_sweep(self) -> Sweep:
         return Sweep("temperature", self.temperatures)

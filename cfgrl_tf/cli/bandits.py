@@ -21,10 +21,11 @@ import time  # noqa: E402
 import gin  # noqa: E402
 from absl import flags  # noqa: E402
 
-from cfgrl_tf import distribute, summary  # noqa: E402
+from cfgrl_tf import distribute  # noqa: E402
 from cfgrl_tf.data import bandit, build  # noqa: E402
 from cfgrl_tf.data.spec import INFO_FILENAME  # noqa: E402
 from cfgrl_tf.errors import UserError  # noqa: E402
+from cfgrl_tf.eval import bandit_summary  # noqa: E402
 
 flags.DEFINE_string("root_dir", "runs/bandits", "Where datasets, runs and the summary go.")
 flags.DEFINE_list(
@@ -69,7 +70,7 @@ def main(argv):
             _train(agent, data_dir, run_dir, strategy)
             runs[(name, agent)] = run_dir
     print(f"\nAll runs finished in {time.perf_counter() - started:.0f}s.\n", flush=True)
-    report = summary.summarize_bandit_runs(runs, data_dirs, root)
+    report = bandit_summary.summarize_bandit_runs(runs, data_dirs, root)
     print(report, flush=True)
 
 

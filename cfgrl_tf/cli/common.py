@@ -21,7 +21,16 @@ import gin
 from absl import flags
 
 from cfgrl_tf import errors, fileio
-from cfgrl_tf.gin_config import config_text, default_search_paths, parse_gin  # noqa: F401
+from cfgrl_tf.gin_config import config_text
+
+
+def parse_gin(*args, **kwargs) -> None:
+    """`configurables.parse_gin`: gin files and bindings with every configurable registered."""
+    # Registering the configurables imports TensorFlow: binaries call this after
+    # `quiet_tensorflow`, so the import waits until here.
+    from cfgrl_tf import configurables  # noqa: PLC0415
+
+    configurables.parse_gin(*args, **kwargs)
 
 
 def define_gin_flags() -> None:
@@ -35,63 +44,6 @@ def define_gin_flags() -> None:
     flags.DEFINE_multi_string(
         "gin_search_path", [], "Extra folders to look for gin files and includes in."
     )
-
-
-# What a resumed run may change: how long it trains, how it logs, how it is evaluated.
-RESUMABLE_CHANGES = (
-    "train.num_steps",
-    "train.log_interval",
-    "train.checkpoint_interval",
-    "train.steps_per_loop",
-    "train.evaluate_at_end",
-    "train.jit_compile",
-    "train.dataset_dir",
-    "evaluate_agent.",
-    "evaluate_goal_agent.",
-)
-
-
-def _bindings(text: str) -> dict[str, str]:
-    """`key -> value` of a `gin.config_str()` text (values wrapped over indented lines joined)."""
-    bindings: dict[str, str] = {}
-    key = None
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            key = None
-        elif line[0].isspace() and key is not None:
-            bindings[key] += " " + line.strip()
-        elif " = " in line:
-            key, value = line.split(" = ", 1)
-            bindings[key.strip()] = value.strip()
-    return bindings
-
-
-def check_same_configuration(root_dir: str, gin_files: Sequence[str], gin_bindings) -> None:
-    """Refuses to resume a run dir's checkpoints with another agent or other model settings.
-
-    A run dir belongs to one configuration: only `RESUMABLE_CHANGES` may differ from the
-    `config.gin` it was started with (the checkpoint check would catch another architecture, but
-    not another agent with the same variables, or another learning rate or seed).
-
-    Raises:
-      ConfigError: naming the first differing binding, its old and its new value.
-    """
-    path = os.path.join(root_dir, "config.gin")
-    if not os.path.isfile(path) or not os.path.isdir(os.path.join(root_dir, "checkpoints")):
-        return
-    with open(path) as f:
-        old = _bindings(f.read())
-    new = _bindings(config_text(gin_files, gin_bindings))
-    # The agent first: when it differs, its own settings differ too, and the agent says most.
-    for key in sorted(set(old) | set(new), key=lambda k: (k != "train.agent", k)):
-        if key.startswith(RESUMABLE_CHANGES) or old.get(key) == new.get(key):
-            continue
-        raise errors.ConfigError(
-            f"{root_dir} holds a run of another configuration: {key} is "
-            f"{old.get(key, '(unset)')} in {path} but {new.get(key, '(unset)')} now. Resume "
-            "with the run's own settings (only num_steps, intervals and evaluation settings may "
-            "change), or train in a new --root_dir"
-        )
 
 
 def write_run_config(root_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str]) -> None:
@@ -112,7 +64,7 @@ def train_run(
     run_dir: str, gin_files: Sequence[str], gin_bindings: Sequence[str], strategy
 ) -> None:
     """Trains one run in-process as `cfgrl-train` would: fresh gin state, the run's config files,
-    `experiment.train`, the operative config."""
+    `training.train`, the operative config."""
     gin.clear_config()
     parse_gin(gin_files, gin_bindings)
     train_configured(run_dir, gin_files, gin_bindings, strategy)
@@ -128,17 +80,19 @@ def train_configured(
     finished run, which trains nothing), and removes a dir this call created if it fails before
     the first checkpoint. Other workers only train.
     """
-    from cfgrl_tf import experiment, gin_config  # noqa: PLC0415 - imports TensorFlow; after gin.
+    # These import TensorFlow: binaries import them after `quiet_tensorflow`.
+    from cfgrl_tf import gin_config, training  # noqa: PLC0415
+    from cfgrl_tf import run_dir as run_dir_lib  # noqa: PLC0415
     from cfgrl_tf.learner import CHECKPOINT_DIR  # noqa: PLC0415
 
     gin_config.absolute_dataset_dir()
     if not is_chief:  # In a multi-worker run only the chief writes the run's files.
-        experiment.train(run_dir, strategy)
+        training.train(run_dir, strategy)
         return
     created = not os.path.exists(run_dir)
     try:
         with run_lock(run_dir):
-            check_same_configuration(run_dir, gin_files, gin_bindings)
+            run_dir_lib.check_same_configuration(run_dir, gin_files, gin_bindings)
             write_run_config(run_dir, gin_files, gin_bindings)
             written = []
 
@@ -148,7 +102,7 @@ def train_configured(
                     write_operative_config(run_dir)
                     written.append(True)
 
-            experiment.train(run_dir, strategy, on_log=on_log)
+            training.train(run_dir, strategy, on_log=on_log)
             if written:  # A finished run trains nothing: its operative config stays as it was.
                 write_operative_config(run_dir)
     except BaseException:

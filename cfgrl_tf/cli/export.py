@@ -12,11 +12,14 @@ common.quiet_tensorflow()
 
 from absl import flags  # noqa: E402
 
-from cfgrl_tf import experiment  # noqa: E402
+from cfgrl_tf import export, run_dir  # noqa: E402
 
 flags.DEFINE_string("root_dir", None, "Root dir of a cfgrl-train run.")
 flags.DEFINE_float(
-    "temperature", None, "IQL+AWR only: the temperature head to export (default: the highest)."
+    "temperature",
+    None,
+    "Policies whose knob is fixed at export (IQL+AWR): the temperature head to export "
+    "(default: the highest).",
 )
 flags.mark_flag_as_required("root_dir")
 FLAGS = flags.FLAGS
@@ -25,8 +28,8 @@ FLAGS = flags.FLAGS
 @common.user_errors_exit
 def main(argv):
     common.no_positional_args(argv)
-    experiment.parse_run_config(FLAGS.root_dir)
-    path = experiment.export_run(FLAGS.root_dir, temperature=FLAGS.temperature)
+    run_dir.parse_run_config(FLAGS.root_dir)
+    path = export.export_run(FLAGS.root_dir, knob_value=FLAGS.temperature)
     print(f"Exported SavedModel to {path}", flush=True)
 
 

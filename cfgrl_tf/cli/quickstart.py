@@ -25,10 +25,11 @@ import time  # noqa: E402
 import gin  # noqa: E402
 from absl import flags  # noqa: E402
 
-from cfgrl_tf import distribute, goal_summary  # noqa: E402
+from cfgrl_tf import distribute  # noqa: E402
 from cfgrl_tf.data import build, ogbench_generate  # noqa: E402
 from cfgrl_tf.data.spec import INFO_FILENAME  # noqa: E402
 from cfgrl_tf.errors import UserError  # noqa: E402
+from cfgrl_tf.eval import goal_summary  # noqa: E402
 
 flags.DEFINE_string("root_dir", "runs/quickstart", "Where the dataset and runs go.")
 flags.DEFINE_string(
@@ -70,7 +71,7 @@ def _train(agent: str, data_dir: str, run_dir: str, strategy) -> None:
     bindings = [
         f"train.dataset_dir = '{data_dir}'",
         f"train.num_steps = {FLAGS.num_steps}",
-        f"evaluate_goal_agent.episodes_per_task = {FLAGS.episodes_per_task}",
+        f"OGBenchGoalSuite.episodes_per_task = {FLAGS.episodes_per_task}",
         *FLAGS.gin_bindings,
     ]
     common.train_run(run_dir, [f"ogbench/{agent}.gin"], bindings, strategy)

@@ -6,7 +6,6 @@ Importing this module registers `bandit_source` and `build_dataset` with gin; a 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import gin
@@ -14,25 +13,9 @@ import numpy as np
 
 from cfgrl_tf import errors
 from cfgrl_tf.data import bandit, ogbench_npz, spec, writer
+from cfgrl_tf.data.spec import SourceData
 
 LABEL_RULES = ("none", "reward_quantile")
-
-
-@dataclasses.dataclass
-class SourceData:
-    """What a source hands to `build_dataset`.
-
-    Attributes:
-      arrays: feature name to array, matching `features`.
-      features: the feature spec.
-      source: the provenance stored as `source` in `dataset_info.json`.
-      action_scale: the factor raw actions were multiplied by (1.0 if none).
-    """
-
-    arrays: dict[str, np.ndarray]
-    features: dict[str, spec.FeatureSpec]
-    source: dict
-    action_scale: float
 
 
 @gin.configurable

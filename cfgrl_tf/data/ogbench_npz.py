@@ -27,7 +27,7 @@ import numpy as np
 
 from cfgrl_tf import errors
 from cfgrl_tf.data import ogbench_generate, spec
-from cfgrl_tf.envs import ogbench_eval
+from cfgrl_tf.envs import ogbench_env
 
 GOAL_KEYS = ("observations", "oracle_reps")
 REQUIRED_KEYS = ("observations", "actions", "terminals")
@@ -199,13 +199,12 @@ def ogbench_source(
         number is recorded).
 
     Returns:
-      `build.SourceData`.
+      `spec.SourceData`.
 
     Raises:
       DatasetError: the file is missing, malformed or does not match the environment.
       UserError: an unknown environment or goal key.
     """
-    from cfgrl_tf.data.build import SourceData  # noqa: PLC0415 - build imports this module.
 
     if goal_key not in GOAL_KEYS:
         raise errors.UserError(
@@ -219,7 +218,7 @@ def ogbench_source(
             env_name = ogbench_generate.env_name_of(dataset_name)
         except errors.UserError as e:
             raise errors.UserError(f"{path}: {e}; or set ogbench_source.env_name") from None
-    env = ogbench_eval.make_env(env_name)
+    env = ogbench_env.make_env(env_name)
     raw = read_npz(path)
     obs_shape = env.observation_space.shape
     if tuple(raw["observations"].shape[1:]) != tuple(obs_shape):
@@ -277,7 +276,7 @@ def ogbench_source(
             "goals": statistics(goal_table),
         },
     }
-    return SourceData(
+    return spec.SourceData(
         arrays=arrays,
         features=goal_conditioned_features(
             raw["observations"].shape[1], raw["actions"].shape[1], stored_goal_dim

@@ -255,3 +255,20 @@ def _parse_info(raw: Any, path: str) -> DatasetInfo:
 def _is_int(value: Any) -> bool:
     # JSON true/false parse to bool, which is an int subclass.
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclasses.dataclass
+class SourceData:
+    """What a source hands to `build.build_dataset`.
+
+    Attributes:
+      arrays: feature name to array, matching `features`.
+      features: the feature spec.
+      source: the provenance stored as `source` in `dataset_info.json`.
+      action_scale: the factor raw actions were multiplied by (1.0 if none).
+    """
+
+    arrays: dict[str, Any]  # feature name -> np.ndarray
+    features: dict[str, FeatureSpec]
+    source: dict
+    action_scale: float

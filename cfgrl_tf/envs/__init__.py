@@ -1,28 +1,15 @@
-"""Evaluation in simulated environments: OGBench goal-conditioned tasks, all rollouts in lockstep.
+"""Evaluation in simulated environments, every rollout of a sweep in lockstep.
 
-Importing this package does not import ogbench or MuJoCo; an evaluation does, when it starts.
+Modules, one concept each:
+
+* `ogbench_goal`: OGBench's goal-conditioned evaluation (`evaluate_lockstep`,
+  `evaluate_one_at_a_time`, `env_dims`) and its adapter for the loops.
+* `lockstep`: the environment-agnostic loops (`run_lockstep`, `run_one_at_a_time`).
+* `rollout`: one rollout, the `EnvAdapter` a suite writes, and `make_rollouts`.
+* `episodes`: `EpisodeResult` and reporting (`summarize`, `episode_rows`, `format_table`).
+* `ogbench_env`: OGBench environments (registry, construction, seeded resets).
+* `videos`: videos of episodes, replayed and rendered by `video_replay` in a subprocess.
+
+Importing this package (or any of these modules) does not import ogbench or MuJoCo; an evaluation
+does, when it starts.
 """
-
-from cfgrl_tf.envs.ogbench_eval import (
-    GOAL_KEYS,
-    EpisodeResult,
-    env_dims,
-    episode_rows,
-    evaluate_lockstep,
-    evaluate_one_at_a_time,
-    format_table,
-    summarize,
-    supported_env_names,
-)
-
-__all__ = [
-    "GOAL_KEYS",
-    "EpisodeResult",
-    "env_dims",
-    "episode_rows",
-    "evaluate_lockstep",
-    "evaluate_one_at_a_time",
-    "format_table",
-    "summarize",
-    "supported_env_names",
-]

@@ -2,22 +2,23 @@
 
 MuJoCo's EGL backend (Mesa software rendering) and TensorFlow cannot share a process on this
 repository's machine: creating an EGL context after TensorFlow is imported (or the reverse)
-segfaults. So `cfgrl_tf.envs.ogbench_eval` never renders. It records each filmed episode's reset
-(task and reset seed) and the clipped actions it executed; this module, run as a program, rebuilds
-the env the same way, resets it identically (`ogbench_eval` makes resets deterministic), steps the
-same actions and renders the frames. MuJoCo is deterministic, so the replay IS the episode: it
-checks the goal, every observation and the final success against the recording and fails on any
-difference rather than write a video of some other episode.
+segfaults. So the evaluation (`cfgrl_tf.envs.ogbench_goal`) never renders. It records each filmed
+episode's reset (task and reset seed) and the clipped actions it executed; this module, run as a
+program, rebuilds the env the same way (`ogbench_goal.GoalAdapter`), resets it identically
+(`ogbench_env.seeded_reset` makes resets deterministic), steps the same actions and renders the
+frames. MuJoCo is deterministic, so the replay IS the episode: it checks the goal, every
+observation and the final success against the recording and fails on any difference rather than
+write a video of some other episode.
 
     python -m cfgrl_tf.envs.video_replay probe ENV_NAME
         renders one 16x16 frame of ENV_NAME; exit status 0 when the renderer works.
     python -m cfgrl_tf.envs.video_replay replay RECORDINGS.npz RESULT.json
         writes the videos of the recorded episodes and lists their paths in RESULT.json.
 
-RECORDINGS.npz (written by `ogbench_eval`) holds `manifest`, a JSON string with the settings
-(`env_name, goal_key, max_episode_steps, video_dir, video_frame_skip`) and one entry per episode
-(`task_id, episode, sweep_value, reset_seed, success`), and for episode i the arrays
-`actions_i` [T, action_dim], `observations_i` [T + 1, obs_dim] and `goal_i` [goal_dim].
+RECORDINGS.npz (written by `cfgrl_tf.envs.videos.write_videos`) holds `manifest`, a JSON string
+with the settings (`env_name, goal_key, max_episode_steps, video_dir, video_frame_skip`) and one
+entry per episode (`task_id, episode, sweep_value, reset_seed, success`), and for episode i the
+arrays `actions_i` [T, action_dim], `observations_i` [T + 1, obs_dim] and `goals_i` [goal_dim].
 
 Neither this module nor anything it imports may import TensorFlow: `main` checks that before it
 creates a renderer.
@@ -36,7 +37,9 @@ from typing import Any
 import numpy as np
 
 from cfgrl_tf import fileio
-from cfgrl_tf.envs import ogbench_eval
+from cfgrl_tf.envs import ogbench_env
+from cfgrl_tf.envs.ogbench_goal import GoalAdapter
+from cfgrl_tf.envs.rollout import Live, Rollout
 
 PROBE_SIZE = 16
 # Replayed observations must match the recorded ones to this absolute tolerance. Replay in the
@@ -55,15 +58,14 @@ def probe(env_name: str) -> tuple[int, ...]:
     Raises:
         RuntimeError: the frame is not an RGB image of the asked size (or rendering fails).
     """
-    settings = _settings(env_name, "observations", None, None, 1)
-    with ogbench_eval._quiet_env_warnings():
-        env = ogbench_eval._make_env(settings, render_size=PROBE_SIZE)
+    adapter = GoalAdapter(env_name, render_size=PROBE_SIZE)
+    with ogbench_env.quiet_env_warnings():
+        env = adapter.make_env()
         try:
-            rollout = ogbench_eval._Rollout(0, 1, 0, 0.0, 0, False)
-            ogbench_eval._reset(env, rollout, render_goal=False)
+            adapter.reset(env, Rollout(0, 1, 0, 0.0, 0, False))
             frame = np.asarray(env.render())
         finally:
-            ogbench_eval._close_env(env)
+            adapter.close_env(env)
     if frame.shape != (PROBE_SIZE, PROBE_SIZE, 3):
         raise RuntimeError(
             f"render returned shape {frame.shape}, expected ({PROBE_SIZE}, {PROBE_SIZE}, 3)"
@@ -81,42 +83,44 @@ def replay(recordings_path: str) -> list[str]:
     with np.load(recordings_path, allow_pickle=False) as data:
         manifest = json.loads(str(data["manifest"]))
         arrays = {key: data[key] for key in data.files if key != "manifest"}
-    settings = _settings(
+    # The evaluation's own env and reset, but for the goal frame the video shows beside the scene.
+    adapter = GoalAdapter(
         manifest["env_name"],
-        manifest["goal_key"],
-        manifest["max_episode_steps"],
-        manifest["video_dir"],
-        manifest["video_frame_skip"],
+        goal_key=manifest["goal_key"],
+        max_episode_steps=manifest["max_episode_steps"],
+        render_goal=True,
     )
     paths = []
-    with ogbench_eval._quiet_env_warnings():
-        env = ogbench_eval._make_env(settings)
+    with ogbench_env.quiet_env_warnings():
+        env = adapter.make_env()
         try:
             for i, episode in enumerate(manifest["episodes"]):
                 frames, goal_frame = _replay_episode(
                     env,
-                    settings,
+                    adapter,
                     episode,
+                    skip=int(manifest["video_frame_skip"]),
                     actions=arrays[f"actions_{i}"],
                     observations=arrays[f"observations_{i}"],
-                    goal=arrays[f"goal_{i}"],
+                    goal=arrays[f"goals_{i}"],
                 )
-                paths.append(_save_video(settings, episode, frames, goal_frame))
+                paths.append(_save_video(manifest, episode, frames, goal_frame))
         finally:
-            ogbench_eval._close_env(env)
+            adapter.close_env(env)
     return paths
 
 
 def _replay_episode(
     env,
-    settings: ogbench_eval._Settings,
+    adapter: GoalAdapter,
     episode: dict[str, Any],
     *,
+    skip: int,
     actions: np.ndarray,
     observations: np.ndarray,
     goal: np.ndarray,
 ) -> tuple[list[np.ndarray], np.ndarray | None]:
-    rollout = ogbench_eval._Rollout(
+    rollout = Rollout(
         0,
         int(episode["task_id"]),
         int(episode["episode"]),
@@ -125,14 +129,13 @@ def _replay_episode(
         False,
     )
     name = (
-        f"{settings.env_name} task {rollout.task_id} episode {rollout.episode} "
+        f"{adapter.name} task {rollout.task_id} episode {rollout.episode} "
         f"(w={rollout.sweep_value:g})"
     )
-    live = ogbench_eval._Live(env, rollout, render_goal=True)
-    if not np.allclose(live.goal, goal, rtol=0.0, atol=OBSERVATION_ATOL):
+    live = Live(env, rollout, adapter)
+    if not np.allclose(live.inputs["goals"], goal, rtol=0.0, atol=OBSERVATION_ATOL):
         raise ReplayMismatchError(f"replay of {name}: the reset gave a different goal")
     _check_observation(name, 0, live.observation, observations[0])
-    skip = settings.video_frame_skip
     frames = [np.asarray(env.render()).copy()]
     done = success = False
     for t, action in enumerate(actions):
@@ -153,8 +156,8 @@ def _replay_episode(
         raise ReplayMismatchError(
             f"replay of {name}: final success {success}, the recording had {episode['success']}"
         )
-    goal_frame = None if live.goal_frame is None else np.asarray(live.goal_frame)
-    return frames, goal_frame
+    goal_frame = live.info.get("goal_rendered")
+    return frames, None if goal_frame is None else np.asarray(goal_frame)
 
 
 def _check_observation(name: str, step: int, replayed, recorded: np.ndarray) -> None:
@@ -171,31 +174,12 @@ def _check_observation(name: str, step: int, replayed, recorded: np.ndarray) -> 
         )
 
 
-def _settings(
-    env_name: str,
-    goal_key: str,
-    max_episode_steps: int | None,
-    video_dir: str | None,
-    video_frame_skip: int,
-) -> ogbench_eval._Settings:
-    return ogbench_eval._Settings(
-        env_name=env_name,
-        rollouts=(),
-        goal_key=goal_key,
-        max_episode_steps=max_episode_steps,
-        seed=0,
-        progress=False,
-        video_dir=video_dir,
-        video_frame_skip=int(video_frame_skip),
-    )
-
-
 # ----------------------------------------------------------------------------------------------
 # Writing videos.
 
 
 def _save_video(
-    settings: ogbench_eval._Settings,
+    manifest: dict[str, Any],
     episode: dict[str, Any],
     frames: list[np.ndarray],
     goal_frame: np.ndarray | None,
@@ -206,18 +190,19 @@ def _save_video(
             for f in frames
         ]
     stem = (
-        f"{settings.env_name}_task{episode['task_id']}_ep{episode['episode']}"
+        f"{manifest['env_name']}_task{episode['task_id']}_ep{episode['episode']}"
         f"_w{float(episode['sweep_value']):g}"
     )
-    path = os.path.join(settings.video_dir, stem)
-    fps = max(1, round(30 / settings.video_frame_skip))
+    video_dir = manifest["video_dir"]
+    path = os.path.join(video_dir, stem)
+    fps = max(1, round(30 / int(manifest["video_frame_skip"])))
     try:
         import imageio.v2 as imageio
         import imageio_ffmpeg  # noqa: F401  (only to know that the ffmpeg plugin can run)
     except ImportError:
         _write_gif(path + ".gif", frames, fps)
         return path + ".gif"
-    os.makedirs(settings.video_dir, exist_ok=True)
+    os.makedirs(video_dir, exist_ok=True)
     tmp = path + ".partial.mp4"
     imageio.mimwrite(tmp, frames, fps=fps, macro_block_size=1)
     os.replace(tmp, path + ".mp4")

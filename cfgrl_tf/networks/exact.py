@@ -51,7 +51,10 @@ class GaussianMixtureField:
     def __call__(self, inputs: dict) -> tf.Tensor:
         x = inputs["noisy_actions"]  # [N, A]
         t = tf.reshape(tf.cast(inputs["times"], tf.float32), [-1, 1, 1])  # [N, 1, 1]
-        log_pi = tf.gather(self._log_weights, tf.gather(self._lookup, inputs["labels"]))
+        labels = tf.cast(inputs["labels"], tf.int32)
+        if "condition_mask" in inputs:  # the null condition reads the null label's weights
+            labels = tf.where(inputs["condition_mask"] > 0.5, labels, NULL_LABEL)
+        log_pi = tf.gather(self._log_weights, tf.gather(self._lookup, labels))
         s2 = self.std**2
         var_t = (1.0 - t) ** 2 + t**2 * s2
         d = x[:, None, :] - t * self.means[None]  # [N, K, A]

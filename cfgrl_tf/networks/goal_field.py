@@ -22,7 +22,7 @@ class GoalVectorField(keras.Model):
     The inputs are one dict:
       observations: [B, obs_dim] float32 (normalised by the agent).
       goals: [B, goal_dim] float32 (normalised by the agent).
-      goal_mask: [B] float32, 1 to use the goal, 0 for the null goal.
+      condition_mask: [B] float32, 1 to use the goal, 0 for the null goal.
       noisy_actions: [B, output_dim] float32, the point x_t on the path from noise to the target.
       times: [B] float32 in [0, 1].
 
@@ -59,7 +59,7 @@ class GoalVectorField(keras.Model):
         return True
 
     def call(self, inputs: dict) -> tf.Tensor:
-        mask = tf.reshape(tf.cast(inputs["goal_mask"], tf.float32), [-1, 1])
+        mask = tf.reshape(tf.cast(inputs["condition_mask"], tf.float32), [-1, 1])
         goals = mask * inputs["goals"] + (1.0 - mask) * self.null_goal[None, :]
         features = [
             inputs["observations"],

@@ -10,9 +10,9 @@ import tensorflow as tf
 
 from cfgrl_tf.networks.mlp import MLP
 
-# Condition labels are embedded with row 0 reserved for "no condition": dropping a label to the
-# null token during training and asking for the unconditional velocity at sampling time are then
-# the same operation (label 0), and one network call can carry both halves of a guided batch.
+# Condition labels are embedded with row 0 reserved for "no condition": a row whose
+# `condition_mask` is 0 (a label dropped in training, or the null half of a guided batch) reads
+# row 0, so one network call can carry both halves of a guided batch.
 NULL_LABEL = 0
 
 
@@ -35,8 +35,9 @@ class ConditionalVectorField(keras.Model):
       observations: [B, obs_dim] float32.
       noisy_actions: [B, action_dim] float32, the point x_t on the path from noise to action.
       times: [B] or [B, 1] float32 in [0, 1].
-      labels: [B] int, only when `num_labels` is set; 0 is the null token, 1..num_labels are
-        condition values (for CFGRL: 1 = not optimal, 2 = optimal).
+      labels: [B] int, only when `num_labels` is set: condition values 1..num_labels (for
+        CFGRL: 1 = not optimal, 2 = optimal).
+      condition_mask: [B] float32, with `labels`: 1 to use the label, 0 for the null label.
 
     Args:
       action_dim: size of the action.
@@ -85,7 +86,9 @@ class ConditionalVectorField(keras.Model):
             time_features(inputs["times"], self.num_time_frequencies),
         ]
         if self.label_embedding is not None:
-            features.append(self.label_embedding(inputs["labels"]))
+            keep = tf.cast(inputs["condition_mask"], tf.float32) > 0.5
+            labels = tf.where(keep, tf.cast(inputs["labels"], tf.int32), NULL_LABEL)
+            features.append(self.label_embedding(labels))
         return self.mlp(tf.concat(features, axis=-1))
 
     def get_config(self) -> dict:

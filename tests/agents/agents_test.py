@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cfgrl_tf import guidance
 from cfgrl_tf.agents import CFGRLAgent, FlowBCAgent, IQLAWRAgent, IQLCritic
-from cfgrl_tf.agents import cfgrl as cfgrl_module
-from cfgrl_tf.agents.base import split_seed
+from cfgrl_tf.generative import ClassifierFreeGuidance, FlowMatching
+from cfgrl_tf.generative.noise import initial_noise
+from cfgrl_tf.rng import split_seed
 
 OBS, ACT = 1, 2
 HIDDEN = (32, 32)
@@ -78,10 +78,9 @@ EXPECTED_KEYS = {
 @pytest.mark.parametrize("name", ["cfgrl", "flow_bc", "iql_awr"])
 def test_compiled_train_step_returns_finite_metrics_and_updates_weights(name):
     agent = _make(name)
-    networks = agent.sampling_networks()
     actor_vars = (
-        [v for p in networks["policies"] for v in p.trainable_variables]
-        if "policies" in networks
+        [v for p in agent.policies for v in p.trainable_variables]
+        if name == "iql_awr"
         # The online flow is what a gradient step trains (sampling reads its moving average).
         else agent.vector_field.trainable_variables
     )
@@ -168,15 +167,16 @@ def test_cfgrl_optimality_from_the_dataset_and_from_the_critic():
 
 
 def _recorded_labels(monkeypatch, agent, batch, seed):
-    """The labels the CFGRL train step hands to the flow update."""
+    """The labels the CFGRL train step hands to the flow loss (0 where the mask drops them)."""
     recorded = []
-    original = cfgrl_module.flow_actor_step
+    original = FlowMatching.loss
 
-    def recording_step(vector_field, optimizer, context, *args, **kwargs):
-        recorded.append(context["labels"].numpy())
-        return original(vector_field, optimizer, context, *args, **kwargs)
+    def recording_loss(self, network, context, *args, **kwargs):
+        kept = context["condition_mask"].numpy() > 0.5
+        recorded.append(np.where(kept, context["labels"].numpy(), 0))
+        return original(self, network, context, *args, **kwargs)
 
-    monkeypatch.setattr(cfgrl_module, "flow_actor_step", recording_step)
+    monkeypatch.setattr(FlowMatching, "loss", recording_loss)
     agent.train_step(batch, seed, global_batch_size=len(batch["actions"]))
     return recorded[-1]
 
@@ -207,7 +207,7 @@ def test_cfgrl_label_dropout(monkeypatch):
 
 def test_cfgrl_samples_with_a_guidance_weight_per_row():
     agent = _make("cfgrl", num_flow_steps=8)
-    sample = tf.function(agent.sample_actions)
+    sample = tf.function(lambda obs, w, seed: agent.sample_actions({"observations": obs}, w, seed))
     n = 64
     observations = tf.zeros([n, OBS])
     weights = np.resize(np.array([0.0, 1.0, 3.0], np.float32), n)
@@ -223,33 +223,27 @@ def test_cfgrl_samples_with_a_guidance_weight_per_row():
     alone = {w: sample(observations, tf.fill([n], w), seed).numpy() for w in (0.0, 1.0)}
     assert np.max(np.abs(alone[0.0] - alone[1.0])) > 1e-3
     # w = 0 is the null-label flow, w = 1 the optimal-label flow.
-    field, steps = agent.vector_field, agent.num_flow_steps
-    null_flow = guidance.sample_actions(
-        field,
-        observations,
-        seed=seed,
-        num_flow_steps=steps,
-        labels=tf.zeros([n], tf.int32),
-        guidance_weight=tf.ones([n]),
-    ).numpy()
+    field, flow = agent.flow.sampling, FlowMatching(agent.num_flow_steps)
+
+    def guided(labels, mask):
+        context = {"observations": observations, "labels": labels, "condition_mask": mask}
+        return flow.sample(
+            field, context, seed=seed, guidance=ClassifierFreeGuidance(), knob=tf.ones([n])
+        ).numpy()
+
+    null_flow = guided(tf.fill([n], 2), tf.zeros([n]))
     np.testing.assert_allclose(alone[0.0], null_flow, atol=1e-5)
-    optimal_flow = guidance.sample_actions(
-        field,
-        observations,
-        seed=seed,
-        num_flow_steps=steps,
-        labels=tf.fill([n], 2),
-        guidance_weight=tf.ones([n]),
-    ).numpy()
+    optimal_flow = guided(tf.fill([n], 2), tf.ones([n]))
     np.testing.assert_allclose(alone[1.0], optimal_flow, atol=1e-5)
 
 
 def test_flow_bc_ignores_sweep_values():
     agent = _make("flow_bc")
     observations = tf.zeros([32, OBS])
-    a = agent.sample_actions(observations, tf.zeros([32]), tf.constant(1)).numpy()
-    b = agent.sample_actions(observations, tf.fill([32], 5.0), tf.constant(1)).numpy()
-    c = agent.sample_actions(observations, tf.zeros([32]), tf.constant(2)).numpy()
+    inputs = {"observations": observations}
+    a = agent.sample_actions(inputs, tf.zeros([32]), tf.constant(1)).numpy()
+    b = agent.sample_actions(inputs, tf.fill([32], 5.0), tf.constant(1)).numpy()
+    c = agent.sample_actions(inputs, tf.zeros([32]), tf.constant(2)).numpy()
     assert a.shape == (32, ACT)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
@@ -265,9 +259,10 @@ def test_iql_awr_samples_from_the_head_of_the_nearest_temperature():
     rng = np.random.default_rng(0)
     observations = tf.constant(rng.normal(size=(len(sweep), OBS)), tf.float32)
     seed = tf.constant(4)
-    actions = agent.sample_actions(observations, tf.constant(sweep), seed).numpy()
+    inputs = {"observations": observations}
+    actions = agent.sample_actions(inputs, tf.constant(sweep), seed).numpy()
 
-    noise = guidance.initial_noise(len(sweep), ACT, seed).numpy()
+    noise = initial_noise(len(sweep), ACT, seed).numpy()
     per_head = []
     for policy in agent.policies:
         params = policy({"observations": observations})
@@ -280,7 +275,7 @@ def test_iql_awr_samples_from_the_head_of_the_nearest_temperature():
     for row, head in enumerate(expected_head):
         np.testing.assert_allclose(actions[row], per_head[head][row], atol=1e-6, err_msg=str(row))
     # A scalar sweep value applies to every row.
-    scalar = agent.sample_actions(observations, tf.constant(10.0), seed).numpy()
+    scalar = agent.sample_actions(inputs, tf.constant(10.0), seed).numpy()
     np.testing.assert_allclose(scalar, per_head[2], atol=1e-6)
     assert agent.eval_sweep().values == (1.0, 3.0, 10.0)
 

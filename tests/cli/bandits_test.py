@@ -3,7 +3,7 @@
 import pytest
 from testutil import run_cli
 
-from cfgrl_tf.evaluation import read_csv
+from cfgrl_tf.eval.report import read_csv
 
 _TINY = [
     "train.num_steps = 20",
@@ -15,7 +15,7 @@ _TINY = [
     "CFGRLAgent.hidden_dims = (16,)",
     "CFGRLAgent.num_flow_steps = 4",
     "IQLAWRAgent.hidden_dims = (16,)",
-    "evaluate_agent.num_samples = 100",
+    "BanditSuite.num_samples = 100",
     "bandit_source.num_samples = 300",
 ]
 

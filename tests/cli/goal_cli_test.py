@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 from testutil import run_cli, write_tiny_ogbench_npz
 
-from cfgrl_tf.evaluation import read_csv
+from cfgrl_tf.eval.report import read_csv
 
 _TINY = [
     "train.num_steps = 6",
@@ -16,9 +16,9 @@ _TINY = [
     "train.checkpoint_interval = 3",
     "train.batch_size = 16",
     "HIDDEN_DIMS = (16,)",
-    "evaluate_goal_agent.task_ids = (1, 3)",
-    "evaluate_goal_agent.episodes_per_task = 1",
-    "evaluate_goal_agent.max_episode_steps = 4",
+    "OGBenchGoalSuite.task_ids = (1, 3)",
+    "OGBenchGoalSuite.episodes_per_task = 1",
+    "OGBenchGoalSuite.max_episode_steps = 4",
 ]
 
 
@@ -62,7 +62,7 @@ def test_goal_run_trains_evaluates_and_exports(tmp_path):
         run_cli(
             "evaluate",
             f"--root_dir={run}",
-            "--gin_bindings=evaluate_goal_agent.sweep_values = [1.0, 4.0]",
+            "--gin_bindings=OGBenchGoalSuite.sweep_values = [1.0, 4.0]",
         )
     )
     assert "Evaluating hcfgrl at step 6" in again
@@ -94,7 +94,7 @@ def test_goal_run_trains_evaluates_and_exports(tmp_path):
             f"--gin_bindings=train.dataset_dir='{data}'",
         )
     )
-    assert "is goal-conditioned but agent CFGRLAgent is not" in line
+    assert "agent CFGRLAgent trains on rewards, but the dataset" in line
     # Videos are refused for a bandit-style request without a renderer setting, cleanly.
     video = run_cli("evaluate", f"--root_dir={run}", f"--video_dir={tmp_path / 'v'}")
     if video.returncode:

@@ -23,8 +23,8 @@ _TINY = [
     "train.batch_size = 32",
     "IQLCritic.hidden_dims = (16,)",
     "CFGRLAgent.hidden_dims = (16,)",
-    "evaluate_agent.num_samples = 50",
-    "evaluate_agent.plot = False",
+    "BanditSuite.num_samples = 50",
+    "BanditSuite.plot = False",
 ]
 
 

@@ -4,7 +4,7 @@ import os
 
 from testutil import run_cli
 
-from cfgrl_tf.evaluation import read_csv
+from cfgrl_tf.eval.report import read_csv
 
 _TINY = [
     "--num_episodes=2",
@@ -13,8 +13,8 @@ _TINY = [
     "--gin_bindings=train.steps_per_loop = 2",
     "--gin_bindings=train.batch_size = 16",
     "--gin_bindings=HIDDEN_DIMS = (16,)",
-    "--gin_bindings=evaluate_goal_agent.task_ids = (1, 2)",
-    "--gin_bindings=evaluate_goal_agent.max_episode_steps = 5",
+    "--gin_bindings=OGBenchGoalSuite.task_ids = (1, 2)",
+    "--gin_bindings=OGBenchGoalSuite.max_episode_steps = 5",
 ]
 
 

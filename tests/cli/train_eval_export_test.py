@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from testutil import run_cli, user_error
 
-from cfgrl_tf.evaluation import read_csv
+from cfgrl_tf.eval.report import read_csv
 
 _TINY = [
     "train.num_steps = 40",
@@ -19,7 +19,7 @@ _TINY = [
     "train.batch_size = 32",
     "IQLCritic.hidden_dims = (16,)",
     "CFGRLAgent.hidden_dims = (32,)",
-    "evaluate_agent.num_samples = 100",
+    "BanditSuite.num_samples = 100",
 ]
 
 
@@ -102,7 +102,7 @@ def test_eval_binary_rewrites_the_sweep_with_new_settings(trained):
         _run(
             "evaluate",
             f"--root_dir={trained['run']}",
-            "--gin_bindings=evaluate_agent.sweep_values = [1.0, 4.0]",
+            "--gin_bindings=BanditSuite.sweep_values = [1.0, 4.0]",
         )
     )
     assert "Evaluating cfgrl at step 40" in stdout

@@ -38,6 +38,8 @@ def _inputs(seed=0, labels=None):
     }
     if labels is not None:
         inputs["labels"] = tf.constant(labels, tf.int32)
+        # Label 0 stands for the null condition, which the mask selects.
+        inputs["condition_mask"] = tf.constant(np.asarray(labels) != NULL_LABEL, tf.float32)
     return inputs
 
 

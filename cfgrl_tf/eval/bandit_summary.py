@@ -12,9 +12,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cfgrl_tf import evaluation, experiment, fileio, plotting
+from cfgrl_tf import fileio, plotting
 from cfgrl_tf.data import bandit
 from cfgrl_tf.data.reader import load_dataset
+from cfgrl_tf.eval import bandit as bandit_suite
+from cfgrl_tf.eval import report
 
 # The bar: at least this fraction of samples near the data at every w <= NEAR_DATA_MAX_W.
 NEAR_DATA_FLOOR = 0.95
@@ -33,7 +35,7 @@ def trend(a: dict, b: dict) -> str:
 
 
 def _sweep(run_dir: str) -> list[dict]:
-    return evaluation.read_csv(os.path.join(run_dir, experiment.EVAL_DIR, "sweep.csv"))
+    return report.read_csv(os.path.join(report.eval_dir(run_dir), "sweep.csv"))
 
 
 def _at(rows: list[dict], value: float) -> dict | None:
@@ -68,7 +70,7 @@ def summarize_bandit_runs(
         if any(row is None for row in at.values()):
             raise ValueError(f"{cfgrl_dir}: the sweep must include w = 0, 1 and 3")
         r = {w: row["reward"] for w, row in at.items()}
-        best = evaluation.best_row(cfgrl)
+        best = report.best_row(cfgrl)
         # Guidance at 0 < w < 1 blends fields that point at different modes, which puts some
         # samples between modes even with exact fields (benchmarks/exact_guidance.py): report
         # it apart.
@@ -91,8 +93,8 @@ def summarize_bandit_runs(
             "near_data_ok": bool(near_min >= NEAR_DATA_FLOOR),
         }
         series[name] = [(x["value"], x["reward"] / best_possible) for x in cfgrl]
-        samples = experiment.load_samples(
-            os.path.join(cfgrl_dir, experiment.EVAL_DIR, "samples.npz")
+        samples = bandit_suite.load_samples(
+            os.path.join(report.eval_dir(cfgrl_dir), bandit_suite.SAMPLES_FILE)
         )
         panels[(name, "data")] = (data_actions, np.zeros((0, 2)))
         for w, col in ((0.0, "w=0"), (1.0, "w=1"), (3.0, "w=3")):
@@ -100,7 +102,7 @@ def summarize_bandit_runs(
                 panels[(name, col)] = (data_actions, samples[w])
         if awr_dir is not None:
             awr = _sweep(awr_dir)
-            awr_best = evaluation.best_row(awr)
+            awr_best = report.best_row(awr)
             row.update(
                 awr_best_temperature=awr_best["value"],
                 awr_best_reward=awr_best["reward"],
@@ -108,8 +110,8 @@ def summarize_bandit_runs(
                 cfgrl_beats_awr=bool(best["reward"] >= awr_best["reward"]),
             )
             reference[name] = awr_best["reward"] / best_possible
-            awr_samples = experiment.load_samples(
-                os.path.join(awr_dir, experiment.EVAL_DIR, "samples.npz")
+            awr_samples = bandit_suite.load_samples(
+                os.path.join(report.eval_dir(awr_dir), bandit_suite.SAMPLES_FILE)
             )
             panels[(name, "AWR best")] = (data_actions, awr_samples[awr_best["value"]])
         rows.append(row)

@@ -2,7 +2,7 @@
 
 import os
 
-from cfgrl_tf import evaluation, goal_summary
+from cfgrl_tf.eval import goal_summary, report
 
 
 def _run(root, agent, seed, successes):
@@ -21,7 +21,7 @@ def _run(root, agent, seed, successes):
         rows.append(
             {"sweep_value": w, "task_id": 1, "success": success, "success_se": 0.1, "episodes": 10}
         )
-    evaluation.write_csv(rows, os.path.join(run_dir, "eval", "sweep.csv"))
+    report.write_csv(rows, os.path.join(run_dir, "eval", "sweep.csv"))
     return run_dir
 
 
@@ -44,7 +44,7 @@ def test_summary_aggregates_seeds_and_checks_the_claim(tmp_path):
     assert "per seed: +0.200, +0.200, +0.200" in text
     assert "check: hcfgrl: best w>1 is w=2 with 0.520" in text
     assert "NOT above the seed spread 0.100" in text
-    rows = evaluation.read_csv(str(tmp_path / "out" / "ogbench_summary.csv"))
+    rows = report.read_csv(str(tmp_path / "out" / "ogbench_summary.csv"))
     cfgrl_15 = next(r for r in rows if r["agent"] == "cfgrl" and r["guidance_weight"] == 1.5)
     assert abs(cfgrl_15["success_mean"] - 0.7) < 1e-9 and cfgrl_15["seeds"] == 3
     assert os.path.getsize(tmp_path / "out" / "ogbench_maze.png") > 1000

@@ -1,4 +1,4 @@
-"""Evaluation of a policy on the 2-D bandit, swept over the guidance weight (or a baseline's knob).
+"""How a policy is measured on the 2-D bandit, swept over its knob (w, or a baseline's).
 
 The bandit has a single (dummy) observation and 2-D actions scaled to [-1, 1], so a policy is
 judged by the actions it samples: their mean expected reward, and how many of them stay near the
@@ -6,28 +6,20 @@ dataset (CFGRL should improve reward as w grows while staying in the support of 
 policy that leaves the data is exploiting a critic or flow error, not the task).
 
 Only numpy and a sampler callable are used here, so the module does not depend on any agent: the
-caller wraps its compiled sampler as `sample_fn(observations, sweep_values, seed) -> actions`.
+caller (the bandit suite, `eval/bandit.py`) wraps its policy as
+`sample_fn(observations, sweep_values, seed) -> actions`.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from cfgrl_tf import errors, fileio
-
-SWEEP_NAMES = ("guidance_weight", "temperature", "none")
-
-DEFAULT_GUIDANCE_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
-# The goal-conditioned sweep (OGBench evaluation): w = 1 is goal-conditioned BC.
-DEFAULT_GOAL_GUIDANCE_WEIGHTS = (0.5, 1.0, 1.25, 1.5, 2.0, 3.0)
+from cfgrl_tf import errors
+from cfgrl_tf.sweep import Sweep
 
 # Column order of a result row, and so of the CSV.
 ROW_KEYS = (
@@ -47,42 +39,6 @@ _BLOCK_ELEMENTS = 1 << 22
 
 SampleFn = Callable[[np.ndarray, np.ndarray, int], Any]
 RewardFn = Callable[[np.ndarray], Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class Sweep:
-    """The settings a policy is evaluated at.
-
-    Attributes:
-        name: "guidance_weight" (CFGRL's w), "temperature" (e.g. AWR's inverse temperature) or
-            "none" for a policy with nothing to sweep (e.g. flow BC), whose values are (0.0,).
-        values: the settings, in the order they are reported; distinct and finite.
-    """
-
-    name: str
-    values: tuple[float, ...]
-
-    def __post_init__(self) -> None:
-        if self.name not in SWEEP_NAMES:
-            raise errors.UserError(
-                f"unknown sweep name {self.name!r}, expected one of {SWEEP_NAMES}"
-            )
-        try:
-            values = tuple(float(v) for v in self.values)
-        except (TypeError, ValueError) as e:
-            raise errors.UserError(
-                f"sweep {self.name!r} values must be numbers, got {self.values!r}"
-            ) from e
-        if not values:
-            raise errors.UserError(f"sweep {self.name!r} is empty: give at least one value")
-        if not all(math.isfinite(v) for v in values):
-            raise errors.UserError(f"sweep {self.name!r} has a non-finite value: {values}")
-        # Results are keyed by value, so a repeated value would silently overwrite its twin.
-        if len(set(values)) != len(values):
-            raise errors.UserError(f"sweep {self.name!r} repeats a value: {values}")
-        if self.name == "none" and len(values) != 1:
-            raise errors.UserError(f"sweep 'none' takes exactly one value (0.0), got {values}")
-        object.__setattr__(self, "values", values)
 
 
 def sample_sweep(
@@ -336,82 +292,6 @@ def format_table(rows: Sequence[Mapping[str, Any]], near_data_radius: float) -> 
     return "\n".join(lines) + "\n"
 
 
-def write_csv(rows: Sequence[Mapping[str, Any]], path: str) -> None:
-    """Writes rows to `path` as CSV (header from the first row's keys), atomically.
-
-    Raises:
-        UserError: no rows, or rows whose keys differ from the first row's.
-    """
-    if not rows:
-        raise errors.UserError(f"no rows to write to {path}")
-    header = list(rows[0].keys())
-    for i, row in enumerate(rows):
-        if list(row.keys()) != header:
-            raise errors.UserError(
-                f"row {i} has columns {list(row.keys())}, expected {header} (writing {path})"
-            )
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        # Python floats print with repr precision, so read_csv gets exactly the same numbers back.
-        writer.writerow([_plain(row[key]) for key in header])
-    fileio.atomic_write_text(path, buf.getvalue())
-
-
-def read_csv(path: str) -> list[dict[str, Any]]:
-    """Reads a CSV written by `write_csv`; a column of integers comes back as int, of numbers as
-    float, anything else as str.
-
-    Raises:
-        UserError: the file does not exist.
-    """
-    if not os.path.isfile(path):
-        raise errors.UserError(f"no evaluation CSV at {path}")
-    with open(path, newline="", encoding="utf-8") as f:
-        records = list(csv.DictReader(f))
-    if not records:
-        return []
-    converters = {key: _column_type([r[key] for r in records]) for key in records[0]}
-    return [{key: converters[key](r[key]) for key in r} for r in records]
-
-
-def best_row(rows: Sequence[Mapping[str, Any]], metric: str = "reward") -> dict[str, Any]:
-    """The row with the highest finite `metric` (the first one on ties).
-
-    Raises:
-        UserError: no rows, a metric missing from a row, or no row with a finite value.
-    """
-    if not rows:
-        raise errors.UserError(f"no rows to pick the best {metric!r} from")
-    best = None
-    for i, row in enumerate(rows):
-        if metric not in row:
-            raise errors.UserError(f"row {i} has no {metric!r}; its keys are {list(row)}")
-        value = float(row[metric])
-        if math.isfinite(value) and (best is None or value > float(best[metric])):
-            best = row
-    if best is None:
-        raise errors.UserError(f"no row has a finite {metric!r}")
-    return dict(best)
-
-
 def _check_radius(near_data_radius: float) -> None:
     if not near_data_radius > 0 or not math.isfinite(near_data_radius):
         raise errors.UserError(f"near_data_radius must be > 0, got {near_data_radius}")
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars as Python ones, so numpy 2 does not print `np.float64(1.5)`."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _column_type(cells: Sequence[str]) -> Callable[[str], Any]:
-    for convert in (int, float):
-        try:
-            for cell in cells:
-                convert(cell)
-        except ValueError:
-            continue
-        return convert
-    return str

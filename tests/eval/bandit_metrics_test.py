@@ -1,4 +1,4 @@
-"""Tests for cfgrl_tf.evaluation: sweep sampling, distances, metrics, tables and CSVs."""
+"""Tests of eval.bandit_metrics and eval.report: sweep sampling, distances, metrics, CSVs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from cfgrl_tf import errors, evaluation
+from cfgrl_tf import errors
+from cfgrl_tf.eval import bandit_metrics, report
+from cfgrl_tf.sweep import Sweep
 
 OBS = np.zeros(3, dtype=np.float32)
 
@@ -46,7 +48,10 @@ def test_nearest_distance_matches_brute_force():
     # Chunks of 1 row, a non-divisor (10), a divisor (29 * 7 = 203), all rows, more than all.
     for chunk in (None, 1, 10, 29, 203, 1000):
         np.testing.assert_allclose(
-            evaluation.nearest_distance(samples, data, chunk=chunk), brute, rtol=1e-12, atol=1e-12
+            bandit_metrics.nearest_distance(samples, data, chunk=chunk),
+            brute,
+            rtol=1e-12,
+            atol=1e-12,
         )
 
 
@@ -54,7 +59,7 @@ def test_nearest_distance_is_exactly_zero_on_data_far_from_origin():
     # Far from the origin the |x|^2 + |y|^2 - 2xy expansion cancels badly; the result must not.
     rng = np.random.default_rng(1)
     data = 1000.0 + rng.uniform(size=(50, 2))
-    distance = evaluation.nearest_distance(data[::-1], data, chunk=7)
+    distance = bandit_metrics.nearest_distance(data[::-1], data, chunk=7)
     np.testing.assert_array_equal(distance, np.zeros(50))
 
 
@@ -62,7 +67,7 @@ def test_nearest_distance_large_case_is_bounded_and_correct():
     rng = np.random.default_rng(2)
     samples = rng.uniform(-1, 1, size=(20000, 2))
     data = rng.uniform(-1, 1, size=(10000, 2))
-    distance = evaluation.nearest_distance(samples, data)
+    distance = bandit_metrics.nearest_distance(samples, data)
     assert distance.shape == (20000,)
     check = rng.choice(20000, 50, replace=False)
     brute = np.linalg.norm(samples[check, None] - data[None], axis=-1).min(axis=1)
@@ -71,15 +76,15 @@ def test_nearest_distance_large_case_is_bounded_and_correct():
 
 def test_nearest_distance_rejects_mismatched_widths():
     with pytest.raises(errors.UserError, match=r"\(4, 2\).*\(5, 3\)"):
-        evaluation.nearest_distance(np.zeros((4, 2)), np.zeros((5, 3)))
+        bandit_metrics.nearest_distance(np.zeros((4, 2)), np.zeros((5, 3)))
     with pytest.raises(errors.UserError, match="data is empty"):
-        evaluation.nearest_distance(np.zeros((4, 2)), np.zeros((0, 2)))
+        bandit_metrics.nearest_distance(np.zeros((4, 2)), np.zeros((0, 2)))
 
 
 def test_bandit_metrics_on_data_and_far_away():
     data = np.array([[0.0, 0.0], [0.5, 0.5], [-0.5, 0.25]])
     on_data = np.repeat(data, 4, axis=0)
-    metrics = evaluation.bandit_metrics(on_data, data, _reward, near_data_radius=0.1)
+    metrics = bandit_metrics.bandit_metrics(on_data, data, _reward, near_data_radius=0.1)
     assert metrics["near_data"] == 1.0
     assert metrics["mean_distance"] == 0.0
     assert metrics["num_samples"] == 12
@@ -88,7 +93,7 @@ def test_bandit_metrics_on_data_and_far_away():
     assert metrics["reward_std"] == pytest.approx(np.std([0.0, 1.5, 0.0]))
 
     far = np.array([[3.0, 4.0], [-3.0, -4.0]])
-    metrics = evaluation.bandit_metrics(far, np.zeros((1, 2)), _reward, near_data_radius=0.1)
+    metrics = bandit_metrics.bandit_metrics(far, np.zeros((1, 2)), _reward, near_data_radius=0.1)
     assert metrics["near_data"] == 0.0
     assert metrics["mean_distance"] == pytest.approx(5.0)
     assert metrics["reward"] == pytest.approx(0.0)
@@ -97,14 +102,14 @@ def test_bandit_metrics_on_data_and_far_away():
 def test_bandit_metrics_radius_is_inclusive_and_counts_fractions():
     data = np.zeros((1, 2))
     samples = np.array([[0.25, 0.0], [0.0, 0.5], [0.3, 0.4], [1.0, 0.0]])
-    metrics = evaluation.bandit_metrics(samples, data, _reward, near_data_radius=0.5)
+    metrics = bandit_metrics.bandit_metrics(samples, data, _reward, near_data_radius=0.5)
     assert metrics["near_data"] == 0.75
 
 
 def test_sample_sweep_calls_once_with_stacked_values_and_splits():
     sampler = _RecordingSampler()
-    sweep = evaluation.Sweep("guidance_weight", (0.0, 1.5, 3.0))
-    samples = evaluation.sample_sweep(
+    sweep = Sweep("guidance_weight", (0.0, 1.5, 3.0))
+    samples = bandit_metrics.sample_sweep(
         sampler, sweep, observation=np.arange(3.0), num_samples=5, seed=17
     )
     assert len(sampler.calls) == 1
@@ -130,16 +135,16 @@ def test_sample_sweep_accepts_tf_tensors():
     def sampler(observations, sweep_values, seed):
         return tf.stack([tf.constant(sweep_values), tf.fill([len(sweep_values)], float(seed))], 1)
 
-    sweep = evaluation.Sweep("temperature", (1.0, 10.0))
-    samples = evaluation.sample_sweep(sampler, sweep, observation=OBS, num_samples=2, seed=4)
+    sweep = Sweep("temperature", (1.0, 10.0))
+    samples = bandit_metrics.sample_sweep(sampler, sweep, observation=OBS, num_samples=2, seed=4)
     assert isinstance(samples[10.0], np.ndarray)
     np.testing.assert_array_equal(samples[10.0], [[10.0, 4.0], [10.0, 4.0]])
 
 
 def test_evaluate_bandit_rows():
     data = np.stack([np.linspace(-0.5, 0.5, 11), np.linspace(0.5, -0.5, 11)], 1)
-    sweep = evaluation.Sweep("guidance_weight", (0.0, 2.0, 20.0))
-    rows, samples = evaluation.evaluate_bandit(
+    sweep = Sweep("guidance_weight", (0.0, 2.0, 20.0))
+    rows, samples = bandit_metrics.evaluate_bandit(
         _RecordingSampler(),
         sweep,
         data_actions=data,
@@ -149,8 +154,8 @@ def test_evaluate_bandit_rows():
         dataset="ring",
         num_samples=7,
     )
-    assert [list(r) for r in rows] == [list(evaluation.ROW_KEYS)] * 3
-    assert list(evaluation.ROW_KEYS) == [
+    assert [list(r) for r in rows] == [list(bandit_metrics.ROW_KEYS)] * 3
+    assert list(bandit_metrics.ROW_KEYS) == [
         "agent",
         "dataset",
         "param",
@@ -173,9 +178,9 @@ def test_evaluate_bandit_rows():
 
 
 def test_sweep_none_has_one_setting():
-    rows, _ = evaluation.evaluate_bandit(
+    rows, _ = bandit_metrics.evaluate_bandit(
         _RecordingSampler(),
-        evaluation.Sweep("none", (0.0,)),
+        Sweep("none", (0.0,)),
         data_actions=np.zeros((3, 2)),
         reward_fn=_reward,
         observation=OBS,
@@ -185,7 +190,7 @@ def test_sweep_none_has_one_setting():
     )
     assert [(r["param"], r["value"]) for r in rows] == [("none", 0.0)]
     with pytest.raises(errors.UserError, match="exactly one value"):
-        evaluation.Sweep("none", (0.0, 1.0))
+        Sweep("none", (0.0, 1.0))
 
 
 def test_csv_round_trip_is_exact_and_atomic(tmp_path):
@@ -198,8 +203,8 @@ def test_csv_round_trip_is_exact_and_atomic(tmp_path):
          "num_samples": 2000},
     ]  # fmt: skip
     path = tmp_path / "sub" / "eval.csv"
-    evaluation.write_csv(rows, str(path))
-    back = evaluation.read_csv(str(path))
+    report.write_csv(rows, str(path))
+    back = report.read_csv(str(path))
     assert back == [dict(r, reward=float(r["reward"])) for r in rows]
     assert isinstance(back[0]["num_samples"], int) and isinstance(back[1]["value"], float)
     assert list(back[0]) == list(rows[0])
@@ -211,10 +216,10 @@ def test_write_csv_rejects_ragged_rows_and_keeps_old_file(tmp_path):
     path = tmp_path / "eval.csv"
     path.write_text("old\n")
     with pytest.raises(errors.UserError, match="row 1 has columns"):
-        evaluation.write_csv([{"a": 1, "b": 2}, {"a": 1}], str(path))
+        report.write_csv([{"a": 1, "b": 2}, {"a": 1}], str(path))
     assert path.read_text() == "old\n"
     with pytest.raises(errors.UserError, match="no evaluation CSV"):
-        evaluation.read_csv(str(tmp_path / "missing.csv"))
+        report.read_csv(str(tmp_path / "missing.csv"))
 
 
 def test_format_table_contains_every_value():
@@ -223,7 +228,7 @@ def test_format_table_contains_every_value():
          "reward": r, "near_data": n}
         for v, r, n in [(0.0, 0.125, 1.0), (1.5, 2.5, 0.875), (3.0, -4.75, 0.5)]
     ]  # fmt: skip
-    table = evaluation.format_table(rows, near_data_radius=0.1)
+    table = bandit_metrics.format_table(rows, near_data_radius=0.1)
     lines = table.splitlines()
     assert lines[0] == ("near_data: fraction of samples within 0.1 of the nearest dataset action")
     assert lines[1].split() == ["agent", "dataset", "param", "value", "reward", "near_data"]
@@ -239,18 +244,18 @@ def test_format_table_contains_every_value():
 def test_best_row():
     rows = [{"value": 0.0, "reward": 1.0}, {"value": 1.0, "reward": 3.0},
             {"value": 2.0, "reward": float("nan")}, {"value": 3.0, "reward": 3.0}]  # fmt: skip
-    assert evaluation.best_row(rows)["value"] == 1.0
-    assert evaluation.best_row(rows, metric="value")["value"] == 3.0
+    assert report.best_row(rows)["value"] == 1.0
+    assert report.best_row(rows, metric="value")["value"] == 3.0
     with pytest.raises(errors.UserError, match="'near_data'"):
-        evaluation.best_row(rows, metric="near_data")
+        report.best_row(rows, metric="near_data")
     with pytest.raises(errors.UserError, match="no rows"):
-        evaluation.best_row([])
+        report.best_row([])
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"sweep": evaluation.Sweep("guidance_weight", (1.0,)), "num_samples": 0},
+        ({"sweep": Sweep("guidance_weight", (1.0,)), "num_samples": 0},
          "num_samples must be at least 1, got 0"),
         ({"near_data_radius": 0.0}, "near_data_radius must be > 0, got 0.0"),
         ({"near_data_radius": -1.0}, "near_data_radius must be > 0"),
@@ -265,7 +270,7 @@ def test_best_row():
 def test_user_errors(kwargs, message):
     args = {
         "sample_fn": _RecordingSampler(),
-        "sweep": evaluation.Sweep("guidance_weight", (0.0, 3.0)),
+        "sweep": Sweep("guidance_weight", (0.0, 3.0)),
         "data_actions": np.zeros((4, 2)),
         "reward_fn": _reward,
         "observation": OBS,
@@ -275,16 +280,4 @@ def test_user_errors(kwargs, message):
     }
     args.update(kwargs)
     with pytest.raises(errors.UserError, match=message):
-        evaluation.evaluate_bandit(args.pop("sample_fn"), args.pop("sweep"), **args)
-
-
-def test_sweep_validation():
-    with pytest.raises(errors.UserError, match="'guidance_weight' is empty"):
-        evaluation.Sweep("guidance_weight", ())
-    with pytest.raises(errors.UserError, match="unknown sweep name 'cfg'"):
-        evaluation.Sweep("cfg", (1.0,))
-    with pytest.raises(errors.UserError, match="repeats a value"):
-        evaluation.Sweep("temperature", (1.0, 1))
-    sweep = evaluation.Sweep("guidance_weight", [0, 2])
-    assert sweep.values == (0.0, 2.0) and all(isinstance(v, float) for v in sweep.values)
-    assert evaluation.DEFAULT_GUIDANCE_WEIGHTS == (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+        bandit_metrics.evaluate_bandit(args.pop("sample_fn"), args.pop("sweep"), **args)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cfgrl_tf.summary import trend
+from cfgrl_tf.eval.bandit_summary import trend
 
 
 def _row(reward, std=0.1, n=2000):

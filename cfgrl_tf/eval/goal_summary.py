@@ -14,8 +14,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cfgrl_tf import evaluation, experiment, fileio, plotting
+from cfgrl_tf import fileio, plotting
 from cfgrl_tf.errors import UserError
+from cfgrl_tf.eval import report
 
 # Which agent's guided sweep is checked against which unguided baseline (flat, hierarchical).
 CHECKS = (("cfgrl", "gcfbc"), ("hcfgrl", "hgcfbc"))
@@ -23,7 +24,7 @@ CHECKS = (("cfgrl", "gcfbc"), ("hcfgrl", "hgcfbc"))
 
 def overall_success(run_dir: str) -> dict[float, float]:
     """{w: overall success} from a run's `eval/sweep.csv`."""
-    rows = evaluation.read_csv(os.path.join(run_dir, experiment.EVAL_DIR, "sweep.csv"))
+    rows = report.read_csv(os.path.join(report.eval_dir(run_dir), "sweep.csv"))
     out = {float(r["sweep_value"]): float(r["success"]) for r in rows if r["task_id"] == "overall"}
     if not out:
         raise UserError(f"{run_dir}/eval/sweep.csv has no 'overall' rows")
@@ -156,5 +157,5 @@ def summarize_goal_runs(
         lines.append("")
     text = header + "\n".join(lines)
     fileio.atomic_write_text(os.path.join(out_dir, f"{prefix}_summary.txt"), text + "\n")
-    evaluation.write_csv(csv_rows, os.path.join(out_dir, f"{prefix}_summary.csv"))
+    report.write_csv(csv_rows, os.path.join(out_dir, f"{prefix}_summary.csv"))
     return text

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cfgrl_tf import guidance
+from cfgrl_tf.generative import ClassifierFreeGuidance, FlowMatching
+from cfgrl_tf.generative.guidance import guided_velocity
+from cfgrl_tf.generative.noise import initial_noise
 from cfgrl_tf.networks.exact import GaussianMixtureField
 
 MODES = np.array([[0.8, 0.8], [0.8, -0.8], [-0.8, 0.8], [-0.8, -0.8]], np.float32)
@@ -22,6 +24,19 @@ OPTIMAL_WEIGHTS = np.array([1e-4, 1.0 - 3e-4, 1e-4, 1e-4], np.float32)
 NUM_SAMPLES = 4000
 NUM_FLOW_STEPS = 100
 NEAR = 0.15
+
+
+def sample_actions(field, observations, *, seed, num_flow_steps, labels=None, guidance_weight=None):
+    """Flow matching's sampler on a label-conditioned field, guided when given labels."""
+    context = {"observations": observations}
+    guidance = None
+    if labels is not None:
+        context["labels"] = labels
+        context["condition_mask"] = tf.ones(tf.shape(labels))
+        guidance = ClassifierFreeGuidance()
+    return FlowMatching(num_flow_steps).sample(
+        field, context, seed=seed, guidance=guidance, knob=guidance_weight
+    )
 
 
 def mixture_field():
@@ -66,7 +81,7 @@ def sample():
     def run(guidance_weight, seed):
         observations = tf.zeros([tf.shape(guidance_weight)[0], 1])
         labels = tf.fill([tf.shape(guidance_weight)[0]], 2)
-        return guidance.sample_actions(
+        return sample_actions(
             field,
             observations,
             seed=seed,
@@ -101,16 +116,16 @@ def test_guided_velocity_formula():
     v_cond = rng.normal(size=(4, 3)).astype(np.float32)
     v_null = rng.normal(size=(4, 3)).astype(np.float32)
     w = np.array([0.0, 1.0, 3.0, -0.5], np.float32)
-    out = guidance.guided_velocity(tf.constant(v_cond), tf.constant(v_null), tf.constant(w)).numpy()
+    out = guided_velocity(tf.constant(v_cond), tf.constant(v_null), tf.constant(w)).numpy()
     np.testing.assert_allclose(out, v_null + w[:, None] * (v_cond - v_null), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(out[0], v_null[0], rtol=1e-6)  # w = 0: unconditional
     np.testing.assert_allclose(out[1], v_cond[1], rtol=1e-6)  # w = 1: conditional
 
 
 def test_initial_noise_is_seeded_standard_normal():
-    a = guidance.initial_noise(20000, 2, tf.constant(7)).numpy()
-    b = guidance.initial_noise(20000, 2, tf.constant(7, tf.int64)).numpy()
-    c = guidance.initial_noise(20000, 2, tf.constant(8)).numpy()
+    a = initial_noise(20000, 2, tf.constant(7)).numpy()
+    b = initial_noise(20000, 2, tf.constant(7, tf.int64)).numpy()
+    c = initial_noise(20000, 2, tf.constant(8)).numpy()
     assert a.shape == (20000, 2)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
@@ -174,10 +189,8 @@ def test_a_scalar_guidance_weight_is_broadcast():
     observations = tf.zeros([64, 1])
     labels = tf.fill([64], 2)
     kwargs = dict(seed=tf.constant(1), num_flow_steps=10, labels=labels)
-    scalar = guidance.sample_actions(field, observations, guidance_weight=2.0, **kwargs)
-    rows = guidance.sample_actions(
-        field, observations, guidance_weight=tf.fill([64], 2.0), **kwargs
-    )
+    scalar = sample_actions(field, observations, guidance_weight=2.0, **kwargs)
+    rows = sample_actions(field, observations, guidance_weight=tf.fill([64], 2.0), **kwargs)
     np.testing.assert_array_equal(scalar.numpy(), rows.numpy())
 
 
@@ -186,7 +199,7 @@ def test_conditional_field_is_called_once_per_step_with_both_halves():
     field = RecordingField(mixture_field())
     observations = tf.reshape(tf.range(batch, dtype=tf.float32), [batch, 1])
     labels = tf.constant([2, 1, 2, 1, 2, 2])
-    guidance.sample_actions(
+    sample_actions(
         field,
         observations,
         seed=tf.constant(0),
@@ -199,8 +212,9 @@ def test_conditional_field_is_called_once_per_step_with_both_halves():
         assert call["observations"].shape == (2 * batch, 1)
         assert call["noisy_actions"].shape == (2 * batch, 2)
         assert call["times"].shape == (2 * batch,) and call["labels"].shape == (2 * batch,)
-        # First half: the given condition; second half: the null token on the same rows.
-        np.testing.assert_array_equal(call["labels"], np.concatenate([labels.numpy(), [0] * batch]))
+        # First half: the given condition; second half: the null condition on the same rows.
+        np.testing.assert_array_equal(call["labels"], np.concatenate([labels.numpy()] * 2))
+        np.testing.assert_array_equal(call["condition_mask"], [1] * batch + [0] * batch)
         np.testing.assert_array_equal(call["observations"][:batch], call["observations"][batch:])
         np.testing.assert_array_equal(call["observations"][:batch], observations.numpy())
         np.testing.assert_array_equal(call["noisy_actions"][:batch], call["noisy_actions"][batch:])
@@ -210,7 +224,7 @@ def test_conditional_field_is_called_once_per_step_with_both_halves():
 def test_unconditional_field_is_called_once_per_step_with_the_batch():
     batch, steps = 5, 4
     field = RecordingField(FunctionField(lambda x, t: tf.zeros_like(x)))
-    guidance.sample_actions(field, tf.zeros([batch, 3]), seed=tf.constant(0), num_flow_steps=steps)
+    sample_actions(field, tf.zeros([batch, 3]), seed=tf.constant(0), num_flow_steps=steps)
     assert len(field.calls) == steps
     for step, call in enumerate(field.calls):
         assert "labels" not in call
@@ -219,21 +233,25 @@ def test_unconditional_field_is_called_once_per_step_with_the_batch():
         np.testing.assert_allclose(call["times"], np.full(batch, step / steps), rtol=1e-6)
 
 
-def test_conditional_field_without_labels_or_weight_raises():
-    field = mixture_field()
-    with pytest.raises(ValueError, match="labels"):
-        guidance.sample_actions(field, tf.zeros([2, 1]), seed=tf.constant(0), num_flow_steps=2)
-    with pytest.raises(ValueError, match="guidance_weight"):
-        guidance.sample_actions(
-            field, tf.zeros([2, 1]), seed=tf.constant(0), num_flow_steps=2, labels=tf.fill([2], 2)
-        )
+def test_guidance_without_a_condition_or_a_weight_raises():
+    field, flow = mixture_field(), FlowMatching(2)
+    guided = {"guidance": ClassifierFreeGuidance(), "seed": tf.constant(0)}
+    with pytest.raises(ValueError, match="no condition to drop"):
+        flow.sample(field, {"observations": tf.zeros([2, 1])}, knob=tf.ones([2]), **guided)
+    context = {
+        "observations": tf.zeros([2, 1]),
+        "labels": tf.fill([2], 2),
+        "condition_mask": tf.ones([2]),
+    }
+    with pytest.raises(ValueError, match="guidance weight"):
+        flow.sample(field, context, **guided)
 
 
 def test_euler_integration_and_clipping():
     batch, steps = 256, 8
-    noise = guidance.initial_noise(batch, 2, tf.constant(5)).numpy()
+    noise = initial_noise(batch, 2, tf.constant(5)).numpy()
     # v = t integrates (left Euler, t_k = k / N) to sum_k k / N^2 = (N - 1) / (2N), not 1/2.
-    actions = guidance.sample_actions(
+    actions = sample_actions(
         FunctionField(lambda x, t: tf.broadcast_to(t, tf.shape(x))),
         tf.zeros([batch, 1]),
         seed=tf.constant(5),
@@ -242,7 +260,7 @@ def test_euler_integration_and_clipping():
     expected = np.clip(noise + (steps - 1) / (2 * steps), -1.0, 1.0)
     np.testing.assert_allclose(actions, expected, atol=1e-5)
     # A constant velocity of 3 carries everything past the action range: clipped to [-1, 1].
-    pushed = guidance.sample_actions(
+    pushed = sample_actions(
         FunctionField(lambda x, t: tf.fill(tf.shape(x), 3.0)),
         tf.zeros([batch, 1]),
         seed=tf.constant(5),

@@ -1,0 +1,278 @@
+"""Every rollout of an evaluation in lockstep: one environment each, one policy call per step.
+
+The reference evaluation loop runs one episode at a time with one policy call per environment
+step. For a sweep over a sampling knob (e.g. the guidance weight w) that is tasks x episodes x
+|values| separate episodes, each paying a compiled policy's call overhead at every step.
+`run_lockstep` runs all those rollouts side by side instead: one environment per rollout, and ONE
+policy call per step for the rows of every rollout still running, the sweep value being a per-row
+input. `run_one_at_a_time` is the reference loop, kept as the peer it is measured and tested
+against. With an adapter whose resets the rollout's seed pins down, the two agree exactly for a
+deterministic policy.
+
+Neither loop knows which environments it runs: a suite (e.g. `cfgrl_tf.envs.ogbench_goal`) hands
+them an `EnvAdapter` and its rollouts (`cfgrl_tf.envs.rollout`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from cfgrl_tf import errors
+from cfgrl_tf.envs.episodes import EpisodeResult
+from cfgrl_tf.envs.rollout import EnvAdapter, Live, Recording, Rollout
+
+# Policy seed of lockstep step t is base * stride + t: fresh noise each step, reproducible, and no
+# two steps of an episode collide while episodes are shorter than the stride (OGBench's longest
+# is 4000 steps).
+SEED_STRIDE = 100_003
+
+# (inputs, sweep_values [B] float32, seed) -> actions [B, action_dim], numpy or tf.Tensor.
+Policy = Callable[[dict[str, np.ndarray], np.ndarray, int], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a loop returns.
+
+    Attributes:
+        results: one per rollout, in rollout order.
+        recordings: one per filmed rollout, in rollout order.
+    """
+
+    results: list[EpisodeResult]
+    recordings: list[Recording]
+
+
+def run_lockstep(
+    adapter: EnvAdapter,
+    policy: Policy,
+    rollouts: Sequence[Rollout],
+    *,
+    seed: int,
+    max_envs: int | None = None,
+    progress: bool = True,
+) -> Outcome:
+    """Runs the rollouts in lockstep, one policy call per step for all the running ones.
+
+    At each step the policy gets the rows of the rollouts still running, padded (by repeating a
+    running row, whose extra outputs are dropped) to the next power of two, capped at the number
+    of environments. A compiled policy thus meets at most log2(envs) + 1 batch sizes, so an XLA
+    sampler compiles a handful of times, while finished rollouts stop costing compute. Actions are
+    clipped to the adapter's action bounds.
+
+    Args:
+        adapter: the suite's environments.
+        policy: `(inputs, sweep_values [B] float32, seed int) -> actions [B, action_dim]`, where
+            `inputs` holds "observations" [B, obs_dim] and each of the rollouts' `Start.inputs`
+            (e.g. "goals" [B, goal_dim]), all float32. The seed differs at every step
+            (base * SEED_STRIDE + step).
+        rollouts: from `rollout.make_rollouts` (rollout i at position i).
+        seed: non-negative; sets the policy seeds.
+        max_envs: environments alive at once; rollouts beyond it wait and reuse a finished
+            rollout's env. Default: `adapter.default_max_envs`.
+        progress: print a line to stdout about every 10% of the horizon's steps.
+
+    Raises:
+        UserError: a bad max_envs, or a policy returning the wrong shape or non-finite actions.
+    """
+    if max_envs is not None:
+        check_count("max_envs", max_envs)
+    envs = [adapter.make_env()]
+    try:
+        if max_envs is None:
+            max_envs = adapter.default_max_envs(envs[0], len(rollouts))
+        envs.extend(adapter.make_env() for _ in range(min(max_envs, len(rollouts)) - 1))
+        return _lockstep(adapter, policy, rollouts, envs, seed, progress)
+    finally:
+        for env in envs:
+            adapter.close_env(env)
+
+
+def _lockstep(
+    adapter: EnvAdapter,
+    policy: Policy,
+    rollouts: Sequence[Rollout],
+    envs: list,
+    seed: int,
+    progress: bool,
+) -> Outcome:
+    num_envs = len(envs)
+    action_dim, low, high = adapter.action_bounds(envs[0])
+    pending = iter(rollouts)
+    lives: list[Live | None] = [Live(env, next(pending), adapter) for env in envs]
+    # One row per env; "observations" first, then the start's other inputs.
+    first = {"observations": lives[0].observation, **lives[0].inputs}
+    inputs = {k: np.zeros((num_envs, *np.shape(v)), np.float32) for k, v in first.items()}
+    sweeps = np.zeros(num_envs, np.float32)
+
+    def load(slot: int) -> None:
+        live = lives[slot]
+        inputs["observations"][slot] = live.observation
+        for key, value in live.inputs.items():
+            inputs[key][slot] = value
+        sweeps[slot] = live.rollout.sweep_value
+
+    for slot in range(num_envs):
+        load(slot)
+
+    results: list[EpisodeResult | None] = [None] * len(rollouts)
+    recordings: list[Recording] = []
+    active = np.ones(num_envs, bool)
+    horizon = adapter.horizon(envs[0])
+    bound = math.ceil(len(rollouts) / num_envs) * horizon
+    report_every = max(1, horizon // 10)
+    base = _policy_seed_base(seed, 0)
+    step = finished = successes = env_steps = 0
+    start = time.perf_counter()
+    while active.any():
+        rows = np.flatnonzero(active)
+        n = len(rows)
+        # Pad to a power of two (capped at the env count) by repeating a running row.
+        size = min(num_envs, 1 << (n - 1).bit_length())
+        rows_in = np.concatenate([rows, np.full(size - n, rows[0])]) if size > n else rows
+        actions = call_policy(
+            policy,
+            {k: v[rows_in] for k, v in inputs.items()},
+            sweeps[rows_in],
+            base * SEED_STRIDE + step,
+            action_dim,
+            adapter.name,
+        )
+        actions = np.clip(actions[:n], low, high)
+        for j, slot in enumerate(rows):
+            live = lives[slot]
+            done, success = live.step(actions[j])
+            if not done:
+                inputs["observations"][slot] = live.observation
+                continue
+            results[live.rollout.index] = live.result(success)
+            _keep(recordings, live.recording(success))
+            finished += 1
+            successes += success
+            env_steps += live.length
+            nxt = next(pending, None)
+            if nxt is None:
+                active[slot] = False
+                lives[slot] = None
+            else:
+                lives[slot] = Live(live.env, nxt, adapter)
+                load(slot)
+        step += 1
+        if progress and (step % report_every == 0 or not active.any()):
+            running = sum(live.length for live in lives if live is not None)
+            rate = (env_steps + running) / max(time.perf_counter() - start, 1e-9)
+            print(
+                f"[{adapter.name}] step {step}/{bound}: active rollouts "
+                f"{int(active.sum())}, finished {finished}/{len(rollouts)}, successes so far "
+                f"{successes}, {rate:.0f} env steps/s",
+                flush=True,
+            )
+    recordings.sort(key=lambda r: r.rollout.index)
+    return Outcome([r for r in results if r is not None], recordings)
+
+
+def run_one_at_a_time(
+    adapter: EnvAdapter,
+    policy: Policy,
+    rollouts: Sequence[Rollout],
+    *,
+    seed: int,
+    progress: bool = True,
+) -> Outcome:
+    """The reference loop: one env, one episode at a time, one policy call (B = 1) per step.
+
+    Same arguments (but max_envs) and results as `run_lockstep`. Each episode's policy seeds
+    start from their own base, so episodes do not share noise; progress lines come about every
+    10% of the episodes.
+    """
+    total = len(rollouts)
+    report_every = max(1, total // 10)
+    results: list[EpisodeResult] = []
+    recordings: list[Recording] = []
+    env = adapter.make_env()
+    try:
+        action_dim, low, high = adapter.action_bounds(env)
+        start, env_steps, successes = time.perf_counter(), 0, 0
+        for i, rollout in enumerate(rollouts):
+            live = Live(env, rollout, adapter)
+            fixed = {k: np.asarray(v, np.float32)[None] for k, v in live.inputs.items()}
+            sweep = np.full(1, rollout.sweep_value, np.float32)
+            base = _policy_seed_base(seed, rollout.index + 1)
+            done, success = False, False
+            while not done:
+                obs = np.asarray(live.observation, np.float32)[None]
+                seed_t = base * SEED_STRIDE + live.length
+                actions = call_policy(
+                    policy, {"observations": obs, **fixed}, sweep, seed_t, action_dim, adapter.name
+                )
+                done, success = live.step(np.clip(actions[0], low, high))
+            env_steps += live.length
+            successes += success
+            results.append(live.result(success))
+            _keep(recordings, live.recording(success))
+            if progress and ((i + 1) % report_every == 0 or i + 1 == total):
+                rate = env_steps / max(time.perf_counter() - start, 1e-9)
+                print(
+                    f"[{adapter.name}] episode {i + 1}/{total}: successes so far "
+                    f"{successes}, {rate:.0f} env steps/s",
+                    flush=True,
+                )
+    finally:
+        adapter.close_env(env)
+    return Outcome(results, recordings)
+
+
+def call_policy(
+    policy: Policy,
+    inputs: dict[str, np.ndarray],
+    sweep_values: np.ndarray,
+    seed: int,
+    action_dim: int,
+    env_name: str,
+) -> np.ndarray:
+    """Calls the policy on a batch; returns its actions as float32 [B, action_dim].
+
+    Raises:
+        UserError: actions of another shape, non-numeric or non-finite.
+    """
+    batch = sweep_values.shape[0]
+    out = np.asarray(policy(inputs, sweep_values, int(seed)))
+    if out.shape != (batch, action_dim):
+        raise errors.UserError(
+            f"policy returned actions of shape {tuple(out.shape)}, expected ({batch}, "
+            f"{action_dim}) for {batch} rows of {env_name} (action_dim {action_dim})"
+        )
+    try:
+        actions = out.astype(np.float32)
+    except (TypeError, ValueError) as e:
+        raise errors.UserError(f"policy returned non-numeric actions of dtype {out.dtype}") from e
+    bad = ~np.isfinite(actions).all(axis=1)
+    if bad.any():
+        raise errors.UserError(
+            f"policy returned non-finite actions in {int(bad.sum())} of {batch} rows on "
+            f"{env_name}, at sweep values {sorted(set(sweep_values[bad].tolist()))}"
+        )
+    return actions
+
+
+def check_count(name: str, value: Any) -> None:
+    """Raises a UserError naming `name` unless `value` is a positive integer (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise errors.UserError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _keep(recordings: list[Recording], recording: Recording | None) -> None:
+    if recording is not None:
+        recordings.append(recording)
+
+
+def _policy_seed_base(seed: int, stream: int) -> int:
+    # Stream 0 is the lockstep loop; stream i + 1 is rollout i in the one-at-a-time loop. Below
+    # 2**32, so base * SEED_STRIDE + step stays far inside int64.
+    return int(np.random.SeedSequence([seed, 1_000_003, stream]).generate_state(1)[0])

@@ -1,0 +1,16 @@
+"""Evaluation suites, one module per problem family, chosen from the dataset's source.
+
+  suites.py          the seam: `Suite`, the registry, `evaluate(policy, data, root_dir, step)`
+  bandit.py          2-D bandits: reward and data-closeness of sampled actions
+  ogbench_goal.py    OGBench goal-conditioned: success on the 5 tasks, rollouts in lockstep
+  report.py          what every suite writes (CSV rows, TensorBoard scalars)
+  bandit_metrics.py  the bandit's measurements; bandit_summary.py, goal_summary.py compare runs
+
+A new suite is one module that registers itself, plus its import line below. Importing this
+package imports neither ogbench nor MuJoCo (a suite does when an evaluation starts).
+"""
+
+from cfgrl_tf.eval import bandit, ogbench_goal  # noqa: F401 - each registers its suite
+from cfgrl_tf.eval.suites import EvalData, Suite, evaluate, suite_for
+
+__all__ = ["EvalData", "Suite", "evaluate", "suite_for"]
