@@ -30,7 +30,7 @@ class Policy:
       action_dim: size of an action.
       sweep: the knob and its default evaluation settings.
       sample_fn: the agent's sampler.
-      networks: {name: network or list of networks} that sampling reads (what an export saves).
+      networks: {name: network} that sampling reads (what an export saves).
       fixed_knob: a knob value every row samples at, whatever it is given (an export of a
         policy whose knob cannot be a serving input, e.g. the AWR head's temperature).
     """
@@ -120,8 +120,4 @@ class Policy:
 
     def variables(self) -> list:
         """The variables sampling reads, in a fixed order."""
-        out = []
-        for _, net in sorted(self.networks.items()):
-            for n in net if isinstance(net, (list, tuple)) else [net]:
-                out.extend(w.value for w in n.weights)
-        return out
+        return [w.value for _, net in sorted(self.networks.items()) for w in net.weights]

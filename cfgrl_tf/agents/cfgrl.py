@@ -27,12 +27,12 @@ from cfgrl_tf.agents.updates import (
     average,
     example_inputs,
     replica_mean,
-    split_seed,
 )
 from cfgrl_tf.data.spec import NO_LABEL
 from cfgrl_tf.errors import DatasetError
 from cfgrl_tf.generative import ClassifierFreeGuidance, FlowMatching
 from cfgrl_tf.networks import ConditionalVectorField
+from cfgrl_tf.rng import split_seed
 from cfgrl_tf.sweep import DEFAULT_GUIDANCE_WEIGHTS, Sweep
 
 # Label values of the flow's condition (a condition_mask of 0 is the dropped, null label).

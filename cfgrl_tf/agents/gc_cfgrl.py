@@ -28,9 +28,10 @@ import tensorflow as tf
 
 from cfgrl_tf.agents import updates
 from cfgrl_tf.agents.goal_conditioned import HIERARCHICAL_FEATURES, GoalConditionedAgent
-from cfgrl_tf.agents.updates import EMANetwork, average, split_seed
+from cfgrl_tf.agents.updates import EMANetwork, average
 from cfgrl_tf.generative import ClassifierFreeGuidance, FlowMatching, NoGuidance
 from cfgrl_tf.networks import GoalVectorField
+from cfgrl_tf.rng import split_seed
 
 
 class GoalFlow:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from cfgrl_tf.rng import split_seed  # noqa: F401 - agents draw their step's seeds with it
-
 
 def average(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
     """The replica's share of the global-batch mean."""

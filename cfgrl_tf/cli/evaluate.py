@@ -43,7 +43,7 @@ def main(argv):
     data = evaluation.EvalData.at(dataset_dir)  # records are read only if the suite needs them
     suite = evaluation.suite_for(data.info)
     if FLAGS.video_dir:
-        if not hasattr(suite, "video_dir"):
+        if not suite.records_videos:
             raise UserError(
                 f"--video_dir applies to suites with environments; {type(suite).__name__} "
                 f"(dataset {data.source}) has none"

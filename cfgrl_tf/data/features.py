@@ -25,9 +25,8 @@ GOAL_CONDITIONED_AGENTS = (
 )
 
 
-def has_trajectories(info: DatasetInfo) -> bool:
-    """Whether a dataset carries trajectory positions, so goals can be drawn from it."""
-    return is_goal_conditioned(info)
+# Whether a dataset carries trajectory positions, so goals can be drawn from it.
+has_trajectories = is_goal_conditioned
 
 
 def provided_features(info: DatasetInfo) -> set[str]:

@@ -36,6 +36,7 @@ class OGBenchGoalSuite(suites.Suite):
     """
 
     inputs = ("observations", "goals")
+    records_videos = True
 
     def __init__(
         self,

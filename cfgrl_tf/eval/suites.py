@@ -57,9 +57,11 @@ class Suite(abc.ABC):
 
     Attributes:
       inputs: the policy inputs the suite's problems give (observations, goals...).
+      records_videos: the suite renders episodes into its `video_dir` when that is set.
     """
 
     inputs: tuple[str, ...] = ("observations",)
+    records_videos: bool = False
 
     def check_policy(self, policy: Policy, data: EvalData) -> None:
         missing = sorted(set(policy.inputs) - set(self.inputs))

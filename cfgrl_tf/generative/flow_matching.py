@@ -85,10 +85,15 @@ class FlowMatching(GenerativeModel):
         guidance: Guidance,
     ) -> tf.Tensor:
         """The deterministic part of `sample`: Euler steps from the given noise."""
-        batch_size = tf.shape(noise)[0]
+        rows = guidance.copies * tf.shape(noise)[0]
+        network_context = guidance.network_context(context)
         x = noise
         dt = 1.0 / self.num_steps
         for step in range(self.num_steps):
-            times = tf.fill([batch_size], step * dt)
-            x = x + dt * guidance(network, {**context, "noisy_actions": x, "times": times}, knob)
+            inputs = {
+                **network_context,
+                "noisy_actions": tf.concat([x] * guidance.copies, axis=0),
+                "times": tf.fill([rows], step * dt),
+            }
+            x = x + dt * guidance.combine(network(inputs), knob)
         return tf.clip_by_value(x, -1.0, 1.0) if self.clip else x

@@ -1,8 +1,8 @@
 """Guidance hooks: what a sampler integrates instead of the network's plain prediction.
 
-A hook is called at every sampling step with the network and that step's inputs (the context,
-`noisy_actions` and `times`) and each row's knob value, and returns the prediction the sampler
-uses. Hooks compose: a later Q-gradient term wraps another hook and adds to its output.
+A hook says what the network is called on (`network_context`, once per sample) and turns its
+prediction into the one the sampler integrates (`combine`, at every step, with each row's knob).
+Hooks compose: a later Q-gradient term wraps another hook and adds to its output.
 
 CFGRL samples with classifier-free guidance, v = v_null + w * (v_cond - v_null): w = 0 is the
 behaviour (unconditional) policy, w = 1 is conditional BC, and w > 1 sharpens the policy toward
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import abc
 
-import keras
 import tensorflow as tf
 
 CONDITION_MASK = "condition_mask"
@@ -35,35 +34,46 @@ def null_condition(context: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
 
 
 class Guidance(abc.ABC):
-    """Turns the network's prediction at one sampling step into the one the sampler uses."""
+    """Turns the network's prediction at each sampling step into the one the sampler uses.
+
+    A sampler calls `network_context` once, before its steps, for the inputs the network sees
+    besides x_t and t (`copies` stacked copies of the batch), and `combine` at every step on the
+    network's prediction for those rows.
+    """
+
+    copies: int = 1
+
+    def network_context(self, context: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return context
 
     @abc.abstractmethod
-    def __call__(
-        self, network: keras.Model, inputs: dict[str, tf.Tensor], knob: tf.Tensor | None
-    ) -> tf.Tensor:
-        """The guided prediction [B, D] for inputs of batch B and knob [B] (or None)."""
+    def combine(self, prediction: tf.Tensor, knob: tf.Tensor | None) -> tf.Tensor:
+        """The guided prediction [B, D] from the network's [copies * B, D] and knob [B]."""
 
 
 class NoGuidance(Guidance):
     """The network's own prediction (an unconditional or an unguided conditional policy)."""
 
-    def __call__(self, network, inputs, knob):
+    def combine(self, prediction, knob):
         del knob
-        return network(inputs)
+        return prediction
 
 
 class ClassifierFreeGuidance(Guidance):
     """pred_null + w * (pred_cond - pred_null), with w the knob of each row."""
 
-    def __call__(self, network, inputs, knob):
+    copies = 2
+
+    def network_context(self, context):
+        null = null_condition(context)
+        # The first B rows carry the condition, the last B rows the null condition; built once
+        # per sample, not per step.
+        return {k: tf.concat([context[k], null[k]], axis=0) for k in context}
+
+    def combine(self, prediction, knob):
         if knob is None:
             raise ValueError("classifier-free guidance needs a guidance weight per row")
-        batch_size = tf.shape(inputs["noisy_actions"])[0]
-        null = null_condition(inputs)
-        # The first B rows carry the condition, the last B rows the null condition.
-        both = {k: tf.concat([inputs[k], null[k]], axis=0) for k in inputs}
-        prediction = network(both)
-        cond, uncond = prediction[:batch_size], prediction[batch_size:]
+        cond, uncond = tf.split(prediction, 2, axis=0)
         return guided_velocity(cond, uncond, knob)
 
 
