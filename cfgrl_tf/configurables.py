@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import gin
 
 from cfgrl_tf import agents, errors, eval, gin_config, training  # noqa: F401 - registrations
-from cfgrl_tf.data import build, ogbench_generate  # noqa: F401 - registrations
+from cfgrl_tf.data import build, ogbench_generate, ogbench_singletask  # noqa: F401 - registrations
 
 
 def parse_gin(

@@ -253,6 +253,73 @@ def plot_summary_grid(
     return _save(fig, path)
 
 
+def plot_maze_rollouts(
+    layout: Mapping,
+    panels: Mapping[str, Sequence[tuple[np.ndarray, bool]]],
+    path: str,
+    title: str,
+    *,
+    goals: Sequence[np.ndarray] = (),
+) -> str:
+    """Rollouts drawn on a maze's layout, one panel per knob value.
+
+    Args:
+        layout: from `cfgrl_tf.envs.ogbench_env.maze_layout` (`walls` [N, 2] cell centres,
+            `unit` the cell size).
+        panels: {panel title: [(x-y path [T, 2], success), ...]}; successful paths are drawn in
+            green, the others in red, each starting at a dot.
+        path: the PNG to write.
+        title: the figure title.
+        goals: x-y goals to mark with a star in every panel.
+
+    Returns:
+        `path`.
+
+    Raises:
+        UserError: no panels.
+    """
+    if not panels:
+        raise errors.UserError(f"nothing to plot in {path}: no rollouts")
+    walls = np.asarray(layout["walls"], np.float64).reshape(-1, 2)
+    unit = float(layout["unit"])
+    cols = min(len(panels), 3)
+    rows = math.ceil(len(panels) / cols)
+    span = np.ptp(walls, axis=0) + unit if len(walls) else np.ones(2)
+    cell = 3.2 / max(span)
+    fig = _figure(width=cols * span[0] * cell + 0.4, height=rows * span[1] * cell + 0.6)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    for ax, (name, rollouts) in zip(axes, panels.items(), strict=False):
+        for x, y in walls:
+            ax.add_patch(_rectangle((x - unit / 2, y - unit / 2), unit, unit))
+        wins = 0
+        for xy, success in rollouts:
+            xy = np.asarray(xy, np.float64).reshape(-1, 2)
+            colour = "tab:green" if success else "tab:red"
+            ax.plot(xy[:, 0], xy[:, 1], color=colour, linewidth=0.8, alpha=0.6)
+            ax.plot(xy[0, 0], xy[0, 1], "o", color=colour, markersize=2)
+            wins += bool(success)
+        for goal in goals:
+            ax.plot(goal[0], goal[1], "*", color="gold", markersize=11, markeredgecolor="k")
+        ax.set_title(f"{name}: {wins}/{len(rollouts)} succeed", fontsize=9)
+        if len(walls):
+            lo, hi = walls.min(axis=0) - unit / 2, walls.max(axis=0) + unit / 2
+            ax.set_xlim(lo[0], hi[0])
+            ax.set_ylim(lo[1], hi[1])
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def _rectangle(corner, width, height):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle(corner, width, height, color="0.55", linewidth=0)
+
+
 def _figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)

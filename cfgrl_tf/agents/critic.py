@@ -16,6 +16,8 @@ from cfgrl_tf import losses
 from cfgrl_tf.agents.updates import apply_gradients, average, copy_weights, polyak_update
 from cfgrl_tf.networks import TwinQNetwork, ValueNetwork
 
+ADVANTAGE_SOURCES = ("target", "online")
+
 
 @gin.configurable
 class IQLCritic(tf.Module):
@@ -27,6 +29,9 @@ class IQLCritic(tf.Module):
       expectile: tau of the value's expectile loss (0.5 = mean, -> 1 = max over data actions).
       learning_rate: Adam learning rate of both networks.
       target_update_rate: Polyak rate of the target Q network.
+      advantage_from: which Q the advantage A = min Q(s, a) - V(s) reads: "target" (the Polyak
+        average; the bandits' setting) or "online" (the reference CFGRL agent on OGBench
+        single-task).
     """
 
     def __init__(
@@ -36,8 +41,14 @@ class IQLCritic(tf.Module):
         expectile: float = 0.9,
         learning_rate: float = 3e-4,
         target_update_rate: float = 0.005,
+        advantage_from: str = "target",
     ):
         super().__init__(name="iql_critic")
+        if advantage_from not in ADVANTAGE_SOURCES:
+            raise ValueError(
+                f"advantage_from={advantage_from!r}: expected one of {ADVANTAGE_SOURCES}"
+            )
+        self.advantage_from = advantage_from
         self.discount = float(discount)
         self.expectile = float(expectile)
         self.target_update_rate = float(target_update_rate)
@@ -89,8 +100,9 @@ class IQLCritic(tf.Module):
         }
 
     def advantages(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
-        """A(s, a) = min target Q(s, a) - V(s), without gradients: [B]."""
-        q = tf.reduce_min(self.target_q(batch), axis=0)
+        """A(s, a) = min Q(s, a) - V(s) (target or online Q), without gradients: [B]."""
+        q_network = self.q if self.advantage_from == "online" else self.target_q
+        q = tf.reduce_min(q_network(batch), axis=0)
         return tf.stop_gradient(q - self.value(batch))
 
     def update_targets(self) -> None:

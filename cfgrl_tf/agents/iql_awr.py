@@ -35,6 +35,8 @@ class IQLAWRAgent(Agent):
       learning_rate: Adam learning rate of the policies.
       temperatures: AWR inverse temperatures beta (weights exp(beta * A)), one head each.
       max_weight: clip of the AWR weights.
+      sample_at_mean: act with each head's mean (the reference evaluation on OGBench and
+        ExORL) instead of a sample from it.
     """
 
     name = "iql_awr"
@@ -49,6 +51,7 @@ class IQLAWRAgent(Agent):
         learning_rate: float = 3e-4,
         temperatures: Sequence[float] = (1.0, 3.0, 10.0),
         max_weight: float = 100.0,
+        sample_at_mean: bool = False,
     ):
         super().__init__(observation_dim, action_dim)
         if not temperatures:
@@ -56,6 +59,7 @@ class IQLAWRAgent(Agent):
         self.critic = critic if critic is not None else IQLCritic()
         self.temperatures = tuple(float(t) for t in temperatures)
         self.max_weight = float(max_weight)
+        self.sample_at_mean = bool(sample_at_mean)
         self.policies = [
             GaussianPolicy(action_dim, hidden_dims, name=f"policy_t{i}")
             for i in range(len(self.temperatures))
@@ -93,7 +97,8 @@ class IQLAWRAgent(Agent):
         self.critic.update_targets()
 
     def sample_actions(self, inputs, knob_values, seed):
-        """Samples from the head whose temperature is nearest each row's knob value."""
+        """Samples from (or, with sample_at_mean, takes the mean of) the head whose temperature
+        is nearest each row's knob value."""
         observations = tf.convert_to_tensor(inputs["observations"], tf.float32)
         params = [policy({"observations": observations}) for policy in self.policies]
         means = tf.stack([p["mean"] for p in params], axis=0)  # [K, B, A]
@@ -106,6 +111,8 @@ class IQLAWRAgent(Agent):
         rows = tf.range(tf.shape(observations)[0])
         index = tf.stack([head, rows], axis=1)
         mean, std = tf.gather_nd(means, index), tf.gather_nd(stds, index)
+        if self.sample_at_mean:
+            return tf.clip_by_value(mean, -1.0, 1.0)
         noise = initial_noise(tf.shape(observations)[0], self.action_dim, seed)
         return tf.clip_by_value(mean + std * noise, -1.0, 1.0)
 

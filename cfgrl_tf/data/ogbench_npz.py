@@ -179,6 +179,42 @@ def goal_dim(info: spec.DatasetInfo) -> int:
     return info.obs_dim
 
 
+def check_sizes(raw: dict[str, np.ndarray], env, env_name: str, path: str) -> None:
+    """Raises a DatasetError unless the file's observation and action sizes are the env's."""
+    obs_shape = env.observation_space.shape
+    if tuple(raw["observations"].shape[1:]) != tuple(obs_shape):
+        raise errors.DatasetError(
+            f"{path}: observations have size {raw['observations'].shape[1:]} but environment "
+            f"{env_name} observes {tuple(obs_shape)}: the file belongs to another environment "
+            "(set the source's env_name)"
+        )
+    action_shape = env.action_space.shape
+    if tuple(raw["actions"].shape[1:]) != tuple(action_shape):
+        raise errors.DatasetError(
+            f"{path}: actions have size {raw['actions'].shape[1:]} but environment {env_name} "
+            f"takes {tuple(action_shape)}"
+        )
+
+
+def clip_or_refuse(transitions: dict[str, np.ndarray], clip_actions: bool, path: str) -> int:
+    """Clips the actions into [-1, 1] in place; returns how many values were outside.
+
+    Raises:
+      DatasetError: values lie outside and `clip_actions` is False.
+    """
+    num_clipped = int(np.sum(np.abs(transitions["actions"]) > 1.0))
+    if num_clipped and clip_actions:
+        transitions["actions"] = np.clip(transitions["actions"], -1.0, 1.0)
+    elif num_clipped:
+        raise errors.DatasetError(
+            f"{path}: {num_clipped} action values lie outside [-1, 1]; set "
+            "the source's clip_actions=True to clip them"
+        )
+    if len(transitions["observations"]) == 0:
+        raise errors.DatasetError(f"{path}: every trajectory has a single state: no transitions")
+    return num_clipped
+
+
 @gin.configurable
 def ogbench_source(
     path: str = gin.REQUIRED,
@@ -220,31 +256,10 @@ def ogbench_source(
             raise errors.UserError(f"{path}: {e}; or set ogbench_source.env_name") from None
     env = ogbench_env.make_env(env_name)
     raw = read_npz(path)
-    obs_shape = env.observation_space.shape
-    if tuple(raw["observations"].shape[1:]) != tuple(obs_shape):
-        raise errors.DatasetError(
-            f"{path}: observations have size {raw['observations'].shape[1:]} but environment "
-            f"{env_name} observes {tuple(obs_shape)}: the file belongs to another environment "
-            "(set ogbench_source.env_name)"
-        )
-    action_shape = env.action_space.shape
-    if tuple(raw["actions"].shape[1:]) != tuple(action_shape):
-        raise errors.DatasetError(
-            f"{path}: actions have size {raw['actions'].shape[1:]} but environment {env_name} "
-            f"takes {tuple(action_shape)}"
-        )
+    check_sizes(raw, env, env_name, path)
     transitions = to_transitions(raw)
-    num_clipped = int(np.sum(np.abs(transitions["actions"]) > 1.0))
-    if num_clipped and clip_actions:
-        transitions["actions"] = np.clip(transitions["actions"], -1.0, 1.0)
-    elif num_clipped:
-        raise errors.DatasetError(
-            f"{path}: {num_clipped} action values lie outside [-1, 1]; set "
-            "ogbench_source.clip_actions=True to clip them"
-        )
+    num_clipped = clip_or_refuse(transitions, clip_actions, path)
     num = len(transitions["observations"])
-    if num == 0:
-        raise errors.DatasetError(f"{path}: every trajectory has a single state: no transitions")
 
     goal_table = transitions["observations"]
     stored_goal_dim = None

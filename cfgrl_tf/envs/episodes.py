@@ -30,6 +30,8 @@ class EpisodeResult:
         success: the success flag (`info["success"]`) of the last step.
         length: environment steps taken.
         episode_return: sum of the environment's rewards (`return` is a Python keyword).
+        path: the agent's x-y position after the reset and every step, [T + 1, 2], for an
+            adapter that traces one (mazes); None otherwise.
     """
 
     task_id: int
@@ -38,6 +40,7 @@ class EpisodeResult:
     success: bool
     length: int
     episode_return: float
+    path: np.ndarray | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def summarize(results: Sequence[EpisodeResult]) -> list[dict[str, Any]]:
@@ -47,7 +50,8 @@ def summarize(results: Sequence[EpisodeResult]) -> list[dict[str, Any]]:
         results: as returned by an evaluation (e.g. `ogbench_goal.evaluate_lockstep`).
 
     Returns:
-        Rows with keys `sweep_value, task_id, success, success_se, episodes`: for each sweep
+        Rows with keys `sweep_value, task_id, success, success_se, episodes, return` (the mean
+        episode return): for each sweep
         value (in order of first appearance) its "overall" row, then one row per task (ascending).
         `success` is the mean over episodes, `success_se` its standard error (sample standard
         deviation / sqrt(episodes); NaN for a single episode).
@@ -145,6 +149,7 @@ def _summary_row(value: float, task: Any, group: list[EpisodeResult]) -> dict[st
         "success": float(outcomes.mean()),
         "success_se": se,
         "episodes": n,
+        "return": float(np.mean([r.episode_return for r in group])),
     }
 
 

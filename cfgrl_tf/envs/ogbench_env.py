@@ -247,6 +247,42 @@ def quiet_env_warnings() -> Iterator[None]:
         yield
 
 
+def is_maze(env_name: str) -> bool:
+    """Whether an OGBench env id is a maze (pointmaze, antmaze, humanoidmaze...)."""
+    return env_name.split("-")[0].endswith("maze")
+
+
+def agent_xy(env) -> np.ndarray:
+    """The agent's x-y position in a maze env."""
+    return np.asarray(env.unwrapped.get_xy(), np.float32)[:2]
+
+
+def maze_layout(env_name: str, **kwargs: Any) -> dict[str, Any]:
+    """What a picture of a maze needs: wall cells, cell size and each task's start and goal.
+
+    Returns:
+        `{"walls": [N, 2] x-y centres of the wall cells, "unit": cell size, "tasks":
+        {task_id: {"start": [2], "goal": [2]}}}` (the tasks of the goal-conditioned env; a
+        single-task env's task is among them).
+    """
+    env = make_eval_env(env_name, **kwargs)
+    try:
+        env.reset(seed=0)
+        maze = env.unwrapped
+        cells = np.argwhere(np.asarray(maze.maze_map) == 1)
+        walls = np.array([maze.ij_to_xy(ij) for ij in cells], np.float32).reshape(-1, 2)
+        tasks = {
+            i + 1: {
+                "start": np.asarray(maze.ij_to_xy(info["init_ij"]), np.float32),
+                "goal": np.asarray(maze.ij_to_xy(info["goal_ij"]), np.float32),
+            }
+            for i, info in enumerate(maze.task_infos)
+        }
+        return {"walls": walls, "unit": float(maze._maze_unit), "tasks": tasks}
+    finally:
+        close_env(env)
+
+
 class OGBenchAdapter:
     """What every OGBench task family tells the lockstep loop (`lockstep.EnvAdapter`).
 
@@ -272,6 +308,8 @@ class OGBenchAdapter:
         self.max_episode_steps = max_episode_steps
         self.render_size = render_size
         self.env_kwargs = env_kwargs
+        # Rollouts in a maze keep their x-y path (see `rollout.EnvAdapter`), for `maze_layout`.
+        self.trace = agent_xy if is_maze(env_name) else None
 
     def make_env(self):
         return make_eval_env(

@@ -18,7 +18,6 @@ renders: videos are made by replaying the recorded actions in a subprocess witho
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 from collections.abc import Sequence
@@ -26,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from cfgrl_tf import errors, sweep
-from cfgrl_tf.envs import lockstep, ogbench_env, videos
+from cfgrl_tf import errors
+from cfgrl_tf.envs import lockstep, ogbench_env, ogbench_run, videos
 from cfgrl_tf.envs.episodes import EpisodeResult
 from cfgrl_tf.envs.rollout import Rollout, Start, make_rollouts
 
@@ -71,32 +70,6 @@ class GoalAdapter(ogbench_env.OGBenchAdapter):
         ob, info, step = ogbench_env.seeded_reset(env, rollout.reset_seed, options)
         goal = np.asarray(info["goal"], np.float32).reshape(-1)
         return Start(ob, {"goals": goal}, step, info)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Settings:
-    env_name: str
-    rollouts: tuple[Rollout, ...]
-    goal_key: str
-    max_episode_steps: int | None
-    seed: int
-    progress: bool
-    video_dir: str | None
-    video_frame_skip: int
-
-    def adapter(self) -> GoalAdapter:
-        return GoalAdapter(
-            self.env_name, goal_key=self.goal_key, max_episode_steps=self.max_episode_steps
-        )
-
-    def replay_settings(self) -> dict[str, Any]:
-        """What `video_replay` needs to rebuild the env and write the videos."""
-        return {
-            "env_name": self.env_name,
-            "goal_key": self.goal_key,
-            "max_episode_steps": self.max_episode_steps,
-            "video_frame_skip": self.video_frame_skip,
-        }
 
 
 def evaluate_lockstep(
@@ -176,7 +149,8 @@ def evaluate_lockstep(
     )
     if max_envs is not None:
         lockstep.check_count("max_envs", max_envs)
-    return _evaluate(settings, policy, functools.partial(lockstep.run_lockstep, max_envs=max_envs))
+    loop = functools.partial(lockstep.run_lockstep, max_envs=max_envs)
+    return ogbench_run.run(settings, policy, loop).results
 
 
 def evaluate_one_at_a_time(
@@ -199,7 +173,8 @@ def evaluate_one_at_a_time(
     args = inspect.signature(evaluate_lockstep).bind(env_name, policy, **kwargs)
     args.apply_defaults()
     del args.arguments["policy"], args.arguments["max_envs"]
-    return _evaluate(_settings(**args.arguments), policy, lockstep.run_one_at_a_time)
+    settings = _settings(**args.arguments)
+    return ogbench_run.run(settings, policy, lockstep.run_one_at_a_time).results
 
 
 def env_dims(env_name: str, goal_key: str = "observations") -> tuple[int, int, int]:
@@ -221,67 +196,18 @@ def env_dims(env_name: str, goal_key: str = "observations") -> tuple[int, int, i
     return int(np.asarray(start.observation).size), int(start.inputs["goals"].size), action_dim
 
 
-def _evaluate(settings: _Settings, policy: lockstep.Policy, loop) -> list[EpisodeResult]:
-    """Runs `loop` (a `lockstep` loop) over the settings' rollouts, with videos if asked."""
-    videos.prepare_videos(settings.video_dir, settings.env_name, settings.rollouts)
-    with ogbench_env.quiet_env_warnings():
-        outcome = loop(
-            settings.adapter(),
-            policy,
-            settings.rollouts,
-            seed=settings.seed,
-            progress=settings.progress,
-        )
-    videos.write_videos(settings.video_dir, settings.replay_settings(), outcome.recordings)
-    return outcome.results
-
-
 def _settings(
     env_name: str,
     *,
-    sweep_values: Sequence[float],
     task_ids: Sequence[int],
-    episodes_per_task: int,
-    seed: int,
-    max_episode_steps: int | None,
     goal_key: str,
-    progress: bool,
-    video_dir: str | None,
-    video_episodes: int,
-    video_sweep_value: float | None,
-    video_frame_skip: int,
-) -> _Settings:
+    **common: Any,
+) -> ogbench_run.Settings:
     _check_goal_key(goal_key)
-    values = sweep.check_values(sweep_values, "sweep_values")
     tasks = _check_tasks(task_ids)
-    lockstep.check_count("episodes_per_task", episodes_per_task)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise errors.UserError(f"seed must be a non-negative integer, got {seed!r}")
-    if max_episode_steps is not None:
-        lockstep.check_count("max_episode_steps", max_episode_steps)
-    lockstep.check_count("video_frame_skip", video_frame_skip)
-    record = None
-    if video_dir is not None:
-        lockstep.check_count("video_episodes", video_episodes)
-        video_value = max(values) if video_sweep_value is None else float(video_sweep_value)
-        if video_value not in values:
-            raise errors.UserError(
-                f"video_sweep_value {video_sweep_value!r} is not one of the sweep values {values}"
-            )
-
-        def record(episode: int, value: float) -> bool:
-            return episode < video_episodes and value == video_value
-
     ogbench_env.check_env_name(env_name)
-    return _Settings(
-        env_name=env_name,
-        rollouts=make_rollouts(tasks, episodes_per_task, values, int(seed), record),
-        goal_key=goal_key,
-        max_episode_steps=None if max_episode_steps is None else int(max_episode_steps),
-        seed=int(seed),
-        progress=bool(progress),
-        video_dir=video_dir,
-        video_frame_skip=int(video_frame_skip),
+    return ogbench_run.check_settings(
+        "goal", env_name, adapter_args={"goal_key": goal_key}, task_ids=tasks, **common
     )
 
 
@@ -306,3 +232,6 @@ def _check_tasks(task_ids: Sequence[int]) -> tuple[int, ...]:
     if len(set(tasks)) != len(tasks):
         raise errors.UserError(f"task_ids repeats a task: {list(tasks)}")
     return tuple(int(t) for t in tasks)
+
+
+ogbench_run.register_family("goal", GoalAdapter)

@@ -89,6 +89,9 @@ class EnvAdapter(Protocol):
     def success(self, info: Mapping[str, Any]) -> bool:
         """Whether an episode succeeded, from the info of its last step."""
 
+    # Optional: `trace(env) -> [2] x-y position` makes every rollout keep its path
+    # (`EpisodeResult.path`), e.g. for a picture of maze rollouts. Adapters without it keep none.
+
 
 @dataclasses.dataclass(frozen=True)
 class Recording:
@@ -129,6 +132,8 @@ class Live:
         self._success = adapter.success
         self._actions: list[np.ndarray] | None = None
         self._observations: list[np.ndarray] | None = None
+        self._trace = getattr(adapter, "trace", None)
+        self._path = None if self._trace is None else [self._trace(env)]
         if rollout.record_video:
             self._actions = []
             self._observations = [np.array(self.observation, np.float64).reshape(-1)]
@@ -139,6 +144,8 @@ class Live:
         self.observation = ob
         self.length += 1
         self.episode_return += float(reward)
+        if self._path is not None:
+            self._path.append(self._trace(self.env))
         if self._actions is not None:
             self._actions.append(np.array(action, copy=True))
             self._observations.append(np.array(ob, np.float64).reshape(-1))
@@ -166,6 +173,7 @@ class Live:
             success=success,
             length=self.length,
             episode_return=self.episode_return,
+            path=None if self._path is None else np.asarray(self._path, np.float32),
         )
 
 

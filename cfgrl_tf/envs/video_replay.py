@@ -4,7 +4,7 @@ MuJoCo's EGL backend (Mesa software rendering) and TensorFlow cannot share a pro
 repository's machine: creating an EGL context after TensorFlow is imported (or the reverse)
 segfaults. So the evaluation (`cfgrl_tf.envs.ogbench_goal`) never renders. It records each filmed
 episode's reset (task and reset seed) and the clipped actions it executed; this module, run as a
-program, rebuilds the env the same way (`ogbench_goal.GoalAdapter`), resets it identically
+program, rebuilds the env the same way (the family's adapter), resets it identically
 (`ogbench_env.seeded_reset` makes resets deterministic), steps the same actions and renders the
 frames. MuJoCo is deterministic, so the replay IS the episode: it checks the goal, every
 observation and the final success against the recording and fails on any difference rather than
@@ -16,9 +16,10 @@ write a video of some other episode.
         writes the videos of the recorded episodes and lists their paths in RESULT.json.
 
 RECORDINGS.npz (written by `cfgrl_tf.envs.videos.write_videos`) holds `manifest`, a JSON string
-with the settings (`env_name, goal_key, max_episode_steps, video_dir, video_frame_skip`) and one
-entry per episode (`task_id, episode, sweep_value, reset_seed, success`), and for episode i the
-arrays `actions_i` [T, action_dim], `observations_i` [T + 1, obs_dim] and `goals_i` [goal_dim].
+with the settings (`family, env_name, adapter_args, max_episode_steps, video_dir,
+video_frame_skip`; `ogbench_run.Settings.replay_settings`) and one entry per episode (`task_id,
+episode, sweep_value, reset_seed, success`), and for episode i the arrays `actions_i`
+[T, action_dim], `observations_i` [T + 1, obs_dim] and, for goal-conditioned episodes, `goals_i`.
 
 Neither this module nor anything it imports may import TensorFlow: `main` checks that before it
 creates a renderer.
@@ -37,8 +38,7 @@ from typing import Any
 import numpy as np
 
 from cfgrl_tf import fileio
-from cfgrl_tf.envs import ogbench_env
-from cfgrl_tf.envs.ogbench_goal import GoalAdapter
+from cfgrl_tf.envs import ogbench_env, ogbench_goal, ogbench_run, ogbench_task  # noqa: F401
 from cfgrl_tf.envs.rollout import Live, Rollout
 
 PROBE_SIZE = 16
@@ -58,14 +58,13 @@ def probe(env_name: str) -> tuple[int, ...]:
     Raises:
         RuntimeError: the frame is not an RGB image of the asked size (or rendering fails).
     """
-    adapter = GoalAdapter(env_name, render_size=PROBE_SIZE)
     with ogbench_env.quiet_env_warnings():
-        env = adapter.make_env()
+        env = ogbench_env.make_eval_env(env_name, render_size=PROBE_SIZE)
         try:
-            adapter.reset(env, Rollout(0, 1, 0, 0.0, 0, False))
+            env.reset(seed=0)
             frame = np.asarray(env.render())
         finally:
-            adapter.close_env(env)
+            ogbench_env.close_env(env)
     if frame.shape != (PROBE_SIZE, PROBE_SIZE, 3):
         raise RuntimeError(
             f"render returned shape {frame.shape}, expected ({PROBE_SIZE}, {PROBE_SIZE}, 3)"
@@ -84,12 +83,7 @@ def replay(recordings_path: str) -> list[str]:
         manifest = json.loads(str(data["manifest"]))
         arrays = {key: data[key] for key in data.files if key != "manifest"}
     # The evaluation's own env and reset, but for the goal frame the video shows beside the scene.
-    adapter = GoalAdapter(
-        manifest["env_name"],
-        goal_key=manifest["goal_key"],
-        max_episode_steps=manifest["max_episode_steps"],
-        render_goal=True,
-    )
+    adapter = ogbench_run.make_adapter(manifest, render_goal=True)
     paths = []
     with ogbench_env.quiet_env_warnings():
         env = adapter.make_env()
@@ -102,7 +96,7 @@ def replay(recordings_path: str) -> list[str]:
                     skip=int(manifest["video_frame_skip"]),
                     actions=arrays[f"actions_{i}"],
                     observations=arrays[f"observations_{i}"],
-                    goal=arrays[f"goals_{i}"],
+                    goal=arrays.get(f"goals_{i}"),
                 )
                 paths.append(_save_video(manifest, episode, frames, goal_frame))
         finally:
@@ -112,13 +106,13 @@ def replay(recordings_path: str) -> list[str]:
 
 def _replay_episode(
     env,
-    adapter: GoalAdapter,
+    adapter: ogbench_env.OGBenchAdapter,
     episode: dict[str, Any],
     *,
     skip: int,
     actions: np.ndarray,
     observations: np.ndarray,
-    goal: np.ndarray,
+    goal: np.ndarray | None,
 ) -> tuple[list[np.ndarray], np.ndarray | None]:
     rollout = Rollout(
         0,
@@ -133,7 +127,9 @@ def _replay_episode(
         f"(w={rollout.sweep_value:g})"
     )
     live = Live(env, rollout, adapter)
-    if not np.allclose(live.inputs["goals"], goal, rtol=0.0, atol=OBSERVATION_ATOL):
+    if goal is not None and not np.allclose(
+        live.inputs["goals"], goal, rtol=0.0, atol=OBSERVATION_ATOL
+    ):
         raise ReplayMismatchError(f"replay of {name}: the reset gave a different goal")
     _check_observation(name, 0, live.observation, observations[0])
     frames = [np.asarray(env.render()).copy()]

@@ -94,8 +94,8 @@ def write_videos(
 
     Args:
         video_dir: where the videos go; None writes none.
-        settings: what the replay needs to rebuild the env (`env_name`, `goal_key`,
-            `max_episode_steps`, `video_frame_skip`; see `cfgrl_tf.envs.video_replay`).
+        settings: what the replay needs to rebuild the env
+            (`ogbench_run.Settings.replay_settings()`; see `cfgrl_tf.envs.video_replay`).
         recordings: the filmed rollouts.
 
     Returns:

@@ -3,6 +3,8 @@
   suites.py          the seam: `Suite`, the registry, `evaluate(policy, data, root_dir, step)`
   bandit.py          2-D bandits: reward and data-closeness of sampled actions
   ogbench_goal.py    OGBench goal-conditioned: success on the 5 tasks, rollouts in lockstep
+  ogbench_task.py    OGBench single-task: one task's success and return, rollouts in lockstep
+  maze_rollouts.py   the picture of maze rollouts, one panel per knob value (both OGBench suites)
   report.py          what every suite writes (CSV rows, TensorBoard scalars)
   bandit_metrics.py  the bandit's measurements; bandit_summary.py, goal_summary.py compare runs
 
@@ -10,7 +12,7 @@ A new suite is one module that registers itself, plus its import line below. Imp
 package imports neither ogbench nor MuJoCo (a suite does when an evaluation starts).
 """
 
-from cfgrl_tf.eval import bandit, ogbench_goal  # noqa: F401 - each registers its suite
+from cfgrl_tf.eval import bandit, ogbench_goal, ogbench_task  # noqa: F401 - each registers its suite
 from cfgrl_tf.eval.suites import EvalData, Suite, evaluate, suite_for
 
 __all__ = ["EvalData", "Suite", "evaluate", "suite_for"]

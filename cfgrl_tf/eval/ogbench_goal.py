@@ -3,7 +3,8 @@
 Every (task, episode, knob value) rollout runs side by side with one compiled policy call per
 environment step (`envs/lockstep.py`), the same start states and goals at every knob value.
 Prints the success table (overall and per task, per w) and writes `eval/sweep.csv` (the summary
-rows), `eval/episodes.csv` (one row per episode), TensorBoard scalars and `eval/success.png`.
+rows), `eval/episodes.csv` (one row per episode), TensorBoard scalars, `eval/success.png` and, in
+mazes, `eval/rollouts.png` (the rollouts of every task on the maze, one panel per w).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import gin
 from cfgrl_tf import plotting
 from cfgrl_tf.data import features
 from cfgrl_tf.envs import episodes, ogbench_goal
-from cfgrl_tf.eval import report, suites
+from cfgrl_tf.eval import maze_rollouts, report, suites
 from cfgrl_tf.policy import Policy
 
 
@@ -101,6 +102,17 @@ class OGBenchGoalSuite(suites.Suite):
                     {}, path, title, reference_lines={policy.name: curve[0][1]}
                 )
             print(f"Wrote {path}", flush=True)
+            picture = maze_rollouts.write(
+                env_name,
+                results,
+                sweep.knob,
+                out,
+                title,
+                task_ids=self.task_ids,
+                agent=policy.name,
+            )
+            if picture:
+                print(f"Wrote {picture}", flush=True)
         return rows
 
 
