@@ -51,3 +51,19 @@ def tiny_goal_dir(tmp_path):
     path = str(tmp_path / "data" / "pointmaze")
     build.build_dataset(path, source=lambda: ogbench_npz.ogbench_source(npz), num_shards=2)
     return path
+
+
+@pytest.fixture
+def tiny_task_dir(tmp_path):
+    """A single-task dataset (OGBench's rewards of pointmaze-medium's default task) converted
+    from a tiny pointmaze-sized OGBench file."""
+    from testutil import write_tiny_ogbench_npz
+
+    from cfgrl_tf.data import build, ogbench_singletask
+
+    npz = write_tiny_ogbench_npz(tmp_path / "pointmaze-medium-navigate-v0.npz")
+    path = str(tmp_path / "data" / "pointmaze-singletask")
+    build.build_dataset(
+        path, source=lambda: ogbench_singletask.ogbench_singletask_source(npz), num_shards=2
+    )
+    return path

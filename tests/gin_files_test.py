@@ -20,6 +20,7 @@ _FRAGMENTS = [p for p in _ALL if os.path.basename(p) == "common.gin"]
 _AGENT_FILES = [p for p in _ALL if p not in _OVERLAYS + _FRAGMENTS]
 _BANDIT_FILES = [p for p in _AGENT_FILES if "/bandit/" in p]
 _GOAL_FILES = [p for p in _AGENT_FILES if "/ogbench/" in p]
+_TASK_FILES = [p for p in _AGENT_FILES if "/ogbench_singletask/" in p]
 
 _TINY = [
     "train.num_steps = 4",
@@ -45,6 +46,17 @@ _TINY_GOAL = [
     "OGBenchGoalSuite.episodes_per_task = 1",
     "OGBenchGoalSuite.max_episode_steps = 3",
     "OGBenchGoalSuite.plot = False",
+]
+
+_TINY_TASK = [
+    "train.num_steps = 4",
+    "train.steps_per_loop = 2",
+    "train.log_interval = 2",
+    "train.batch_size = 16",
+    "train.jit_compile = False",
+    "HIDDEN_DIMS = (16,)",
+    "OGBenchTaskSuite.episodes = 2",
+    "OGBenchTaskSuite.max_episode_steps = 3",
 ]
 
 
@@ -86,6 +98,37 @@ def test_goal_agent_files_are_cpu_scale(path):
     assert sizes == {(256, 256, 256)}
 
 
+def test_every_single_task_agent_has_a_gin_file():
+    expected = {"ogbench_singletask/cfgrl.gin", "ogbench_singletask/iql_awr.gin"}
+    assert expected <= set(map(_rel, _TASK_FILES))
+
+
+@pytest.mark.parametrize("path", _TASK_FILES, ids=_rel)
+def test_single_task_agent_file_trains_and_evaluates(path, tiny_task_dir, tmp_path):
+    common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_task_dir}'", *_TINY_TASK])
+    root = str(tmp_path / "run")
+    learner = training.train(root, tf.distribute.get_strategy())
+    assert learner.current_step == 4
+    rows = read_csv(os.path.join(root, "eval", "sweep.csv"))
+    assert [r["sweep_value"] for r in rows] == list(learner.agent.eval_sweep().values)
+    # Three steps without reaching the goal: OGBench's reward is -1 per step.
+    assert all(r["success"] == 0.0 and r["return"] == -3.0 for r in rows)
+    assert os.path.isfile(os.path.join(root, "eval", "rollouts.png"))
+
+
+@pytest.mark.parametrize("path", _TASK_FILES, ids=_rel)
+def test_single_task_agent_files_are_cpu_scale_with_the_papers_critic(path):
+    common.parse_gin([_rel(path)], ["train.dataset_dir = 'unused'"])
+    assert gin.query_parameter("train.batch_size") == 256
+    assert gin.query_parameter("train.num_steps") == 100_000
+    assert gin.query_parameter("IQLCritic.expectile") == 0.9
+    assert gin.query_parameter("IQLCritic.advantage_from") == "online"
+    agent_fn = gin.query_parameter("train.agent").scoped_configurable_fn
+    agent = agent_fn(observation_dim=2, action_dim=2)
+    sizes = {tuple(net.hidden_dims) for net in agent.networks().values()}
+    assert sizes == {(256, 256, 256)}
+
+
 @pytest.mark.parametrize("path", _BANDIT_FILES, ids=_rel)
 def test_agent_file_trains_and_evaluates(path, tiny_bandit_dir, tmp_path):
     common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_bandit_dir}'", *_TINY])
@@ -115,16 +158,20 @@ def test_paper_size_overlay_scales_every_agent(path):
         assert sizes == {(512, 512, 512, 512)}, (agent_file, sizes)
 
 
-@pytest.mark.parametrize("path", _BANDIT_FILES + _GOAL_FILES, ids=_rel)
+@pytest.mark.parametrize("path", _BANDIT_FILES + _GOAL_FILES + _TASK_FILES, ids=_rel)
 def test_agent_file_trains_mirrored_with_its_own_settings(
-    path, tiny_bandit_dir, tiny_goal_dir, tmp_path, capsys
+    path, tiny_bandit_dir, tiny_goal_dir, tiny_task_dir, tmp_path, capsys
 ):
     """Each shipped config under MirroredStrategy on 2 logical CPUs, keeping its own
     `train.jit_compile` (True in every shipped file: XLA cannot span logical CPUs, so the learner
     turns it off with a note instead of crashing)."""
-    goal = "/ogbench/" in path
-    tiny = [b for b in (_TINY_GOAL if goal else _TINY) if not b.startswith("train.jit_compile")]
-    data = tiny_goal_dir if goal else tiny_bandit_dir
+    family = "goal" if "/ogbench/" in path else "task" if "singletask" in path else "bandit"
+    tiny, data = {
+        "goal": (_TINY_GOAL, tiny_goal_dir),
+        "task": (_TINY_TASK, tiny_task_dir),
+        "bandit": (_TINY, tiny_bandit_dir),
+    }[family]
+    tiny = [b for b in tiny if not b.startswith("train.jit_compile")]
     common.parse_gin([_rel(path)], [f"train.dataset_dir = '{data}'", *tiny])
     assert gin.query_parameter("train.jit_compile") is True
     gin.bind_parameter("train.evaluate_at_end", False)

@@ -210,3 +210,36 @@ def test_goal_conditioned_run_resumes_exactly_and_runs_mirrored(tiny_goal_dir, t
     assert mirrored.current_step == 20
     assert {"actor/flow_loss", "high_actor/flow_loss"} <= set(metrics)
     assert all(np.isfinite(v) for v in metrics.values())
+
+
+def test_single_task_run_resumes_exactly_and_runs_mirrored(tiny_task_dir, tmp_path):
+    """CFGRL with the single-task settings (online-Q advantage) on OGBench single-task data: a
+    resumed run ends with the weights of an uninterrupted one, and it trains mirrored."""
+
+    def agent_fn(**dims):
+        critic = IQLCritic(hidden_dims=(32, 32), advantage_from="online")
+        return CFGRLAgent(critic=critic, hidden_dims=(32, 32), num_flow_steps=4, **dims)
+
+    def learner(root, strategy=None, **kwargs):
+        defaults = dict(batch_size=32, seed=3, steps_per_loop=10, checkpoint_interval=10)
+        defaults.update(kwargs)
+        return Learner(
+            agent_fn,
+            reader.load_dataset(tiny_task_dir),
+            str(root),
+            strategy or tf.distribute.get_strategy(),
+            **defaults,
+        )
+
+    straight = learner(tmp_path / "straight")
+    straight.train(30, log_interval=10)
+    learner(tmp_path / "resumed").train(10, log_interval=10)
+    second = learner(tmp_path / "resumed")
+    second.train(30, log_interval=10)
+    for a, b in zip(_weights(straight), _weights(second), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    mirrored = learner(tmp_path / "mirrored", distribute.make_strategy("mirrored"), batch_size=64)
+    metrics = mirrored.train(20, log_interval=20)
+    assert mirrored.current_step == 20
+    assert all(np.isfinite(v) for v in metrics.values())

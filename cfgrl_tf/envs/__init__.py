@@ -4,6 +4,10 @@ Modules, one concept each:
 
 * `ogbench_goal`: OGBench's goal-conditioned evaluation (`evaluate_lockstep`,
   `evaluate_one_at_a_time`, `env_dims`) and its adapter for the loops.
+* `ogbench_task`: OGBench's single-task evaluation (`evaluate_lockstep`, `env_dims`) and its
+  adapter.
+* `ogbench_run`: what every OGBench family's evaluation shares: checked settings, the run,
+  videos, and the family registry the video replay rebuilds adapters from.
 * `lockstep`: the environment-agnostic loops (`run_lockstep`, `run_one_at_a_time`).
 * `rollout`: one rollout, the `EnvAdapter` a suite writes, and `make_rollouts`.
 * `episodes`: `EpisodeResult` and reporting (`summarize`, `episode_rows`, `format_table`).

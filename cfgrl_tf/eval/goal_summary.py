@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from cfgrl_tf import fileio, plotting
+from cfgrl_tf import plotting
 from cfgrl_tf.errors import UserError
 from cfgrl_tf.eval import report
 
@@ -40,16 +40,16 @@ def aggregate(runs: Mapping[tuple[str, str, int], str]) -> dict:
     return table
 
 
-def _stats(values: list[float]) -> tuple[float, float]:
+def seed_stats(values: list[float]) -> tuple[float, float]:
     arr = np.asarray(values, np.float64)
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else float("nan")
 
 
-def _sd(value: float) -> str:
+def format_sd(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.3f}"
 
 
-def _versus(margin: float, spread: float) -> str:
+def versus_spread(margin: float, spread: float) -> str:
     if math.isnan(spread):
         return "(one seed: no spread to compare with)"
     return f"{'above' if margin > spread else 'NOT above'} the seed spread {spread:.3f}"
@@ -59,8 +59,8 @@ def _check(agents: dict, guided: str, baseline: str) -> str | None:
     if guided not in agents or 1.0 not in agents[guided]:
         return None
     sweep = agents[guided]
-    at_one, at_one_sd = _stats(sweep[1.0])
-    above_one = {w: _stats(v) for w, v in sweep.items() if w > 1.0}
+    at_one, at_one_sd = seed_stats(sweep[1.0])
+    above_one = {w: seed_stats(v) for w, v in sweep.items() if w > 1.0}
     if not above_one:
         return None
     best_w = max(above_one, key=lambda w: above_one[w][0])
@@ -69,16 +69,16 @@ def _check(agents: dict, guided: str, baseline: str) -> str | None:
     # are paired.
     paired = [b - a for a, b in zip(sweep[1.0], sweep[best_w], strict=True)]
     parts = [
-        f"{guided}: best w>1 is w={best_w:g} with {best:.3f} (sd {_sd(best_sd)}) vs w=1 "
-        f"{at_one:.3f} (sd {_sd(at_one_sd)}): margin {best - at_one:+.3f}, "
-        f"{_versus(best - at_one, max(best_sd, at_one_sd))} "
+        f"{guided}: best w>1 is w={best_w:g} with {best:.3f} (sd {format_sd(best_sd)}) vs w=1 "
+        f"{at_one:.3f} (sd {format_sd(at_one_sd)}): margin {best - at_one:+.3f}, "
+        f"{versus_spread(best - at_one, max(best_sd, at_one_sd))} "
         f"(per seed: {', '.join(f'{d:+.3f}' for d in paired)})"
     ]
     if baseline in agents:
-        base, base_sd = _stats(next(iter(agents[baseline].values())))
+        base, base_sd = seed_stats(next(iter(agents[baseline].values())))
         parts.append(
-            f"vs {baseline} {base:.3f} (sd {_sd(base_sd)}): margin {best - base:+.3f}, "
-            f"{_versus(best - base, max(best_sd, base_sd))}"
+            f"vs {baseline} {base:.3f} (sd {format_sd(base_sd)}): margin {best - base:+.3f}, "
+            f"{versus_spread(best - base, max(best_sd, base_sd))}"
         )
     return "; ".join(parts)
 
@@ -113,7 +113,7 @@ def summarize_goal_runs(
         for agent, sweep in agents.items():
             cells = ["-"] * (len(weights) + 1)
             for w, values in sweep.items():
-                mean, sd = _stats(values)
+                mean, sd = seed_stats(values)
                 cell = f"{mean:.3f}" + ("" if math.isnan(sd) else f" ({sd:.3f})")
                 index = 0 if len(sweep) == 1 else weights.index(w) + 1
                 cells[index] = cell
@@ -142,11 +142,11 @@ def summarize_goal_runs(
         curves, references = {}, {}
         for agent, sweep in agents.items():
             if len(sweep) > 1:
-                curves[agent] = [(w, *_stats(v)) for w, v in sweep.items()]
+                curves[agent] = [(w, *seed_stats(v)) for w, v in sweep.items()]
                 # Plot the spread across seeds as the band.
                 curves[agent] = [(w, m, 0.0 if math.isnan(s) else s) for w, m, s in curves[agent]]
             else:
-                references[agent] = _stats(next(iter(sweep.values())))[0]
+                references[agent] = seed_stats(next(iter(sweep.values())))[0]
         path = plotting.plot_success_vs_param(
             curves,
             os.path.join(out_dir, f"{prefix}_{env}.png"),
@@ -156,6 +156,5 @@ def summarize_goal_runs(
         lines.append(f"plot: {path}")
         lines.append("")
     text = header + "\n".join(lines)
-    fileio.atomic_write_text(os.path.join(out_dir, f"{prefix}_summary.txt"), text + "\n")
-    report.write_csv(csv_rows, os.path.join(out_dir, f"{prefix}_summary.csv"))
+    report.write_summary(out_dir, prefix, text, csv_rows)
     return text

@@ -108,3 +108,9 @@ def _column_type(cells: Sequence[str]) -> Callable[[str], Any]:
             continue
         return convert
     return str
+
+
+def write_summary(out_dir: str, prefix: str, text: str, rows: list[dict[str, Any]]) -> None:
+    """Writes a comparison's `<prefix>_summary.txt` (the text) and `<prefix>_summary.csv`."""
+    fileio.atomic_write_text(os.path.join(out_dir, f"{prefix}_summary.txt"), text + "\n")
+    write_csv(rows, os.path.join(out_dir, f"{prefix}_summary.csv"))

@@ -280,6 +280,33 @@ def test_iql_awr_samples_from_the_head_of_the_nearest_temperature():
     assert agent.eval_sweep().values == (1.0, 3.0, 10.0)
 
 
+def test_iql_awr_at_the_mean_acts_with_the_heads_mean():
+    agent = _make("iql_awr", temperatures=(1.0, 30.0), sample_at_mean=True)
+    observations = tf.constant(np.random.default_rng(1).normal(size=(4, OBS)), tf.float32)
+    inputs = {"observations": observations}
+    sweep = tf.constant([1.0, 1.0, 30.0, 30.0])
+    first = agent.sample_actions(inputs, sweep, tf.constant(1)).numpy()
+    np.testing.assert_array_equal(first, agent.sample_actions(inputs, sweep, tf.constant(2)))
+    means = [p({"observations": observations})["mean"].numpy() for p in agent.policies]
+    np.testing.assert_allclose(first[:2], means[0][:2], atol=1e-6)
+    np.testing.assert_allclose(first[2:], means[1][2:], atol=1e-6)
+
+
+def test_iql_advantage_reads_the_q_it_is_told_to():
+    batch = _bandit_batch(64, random_observations=True)
+    advantages = {}
+    for source in ("target", "online"):
+        keras.utils.set_random_seed(0)
+        critic = IQLCritic(hidden_dims=HIDDEN, advantage_from=source)
+        critic.build(batch)
+        critic.q.heads[0]._out.bias.assign([5.0])  # online Q moves; the target does not
+        critic.q.heads[1]._out.bias.assign([5.0])
+        advantages[source] = critic.advantages(batch).numpy()
+    np.testing.assert_allclose(advantages["online"] - advantages["target"], 5.0, atol=1e-4)
+    with pytest.raises(ValueError, match="advantage_from"):
+        IQLCritic(advantage_from="ema")
+
+
 @pytest.mark.parametrize(
     "make, match",
     [

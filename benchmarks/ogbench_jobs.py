@@ -1,0 +1,98 @@
+"""What the OGBench comparison drivers share: generate, convert and train through the binaries.
+
+Every step runs the binary a user runs (cfgrl-generate, cfgrl-convert, cfgrl-train) with its log
+in the run's folder; finished steps are skipped, so a repeated command resumes the comparison.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import subprocess
+import time
+from collections.abc import Sequence
+
+
+def run(cmd: list[str], log_path: str, threads: int | None = None) -> None:
+    """Runs `cmd` with its output appended to `log_path` (and TF's thread counts if given)."""
+    env = dict(os.environ)
+    if threads:
+        env["TF_NUM_INTRAOP_THREADS"] = str(threads)
+        env["TF_NUM_INTEROP_THREADS"] = str(threads)
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
+    if result.returncode:
+        raise RuntimeError(f"{cmd[0]} failed (exit {result.returncode}); see {log_path}")
+
+
+def prepare(
+    dataset: str,
+    root: str,
+    episodes: int | None,
+    *,
+    convert_gin: str = "ogbench/convert.gin",
+    source: str = "ogbench_source",
+    data_name: str | None = None,
+) -> str:
+    """Generates `<root>/raw/<dataset>.npz` and converts it; returns the dataset directory."""
+    raw_dir = os.path.join(root, "raw")
+    npz = os.path.join(raw_dir, f"{dataset}.npz")
+    data_dir = os.path.join(root, "data", data_name or dataset)
+    if not os.path.exists(npz):
+        bindings = [f"generate_ogbench.num_episodes={episodes}"] if episodes else []
+        print(f"[generate] {dataset} ({episodes or 'default'} episodes)", flush=True)
+        run(
+            [
+                "cfgrl-generate",
+                f"--gin_file=ogbench/{dataset.removesuffix('-v0')}.gin",
+                f"--output_dir={raw_dir}",
+                *(f"--gin_bindings={b}" for b in bindings),
+            ],
+            os.path.join(root, "logs", f"generate-{dataset}.txt"),
+        )
+    if not os.path.exists(os.path.join(data_dir, "dataset_info.json")):
+        print(f"[convert] {dataset} with {convert_gin}", flush=True)
+        run(
+            [
+                "cfgrl-convert",
+                f"--gin_file={convert_gin}",
+                f"--output_dir={data_dir}",
+                f"--gin_bindings={source}.path='{npz}'",
+            ],
+            os.path.join(root, "logs", f"convert-{os.path.basename(data_dir)}.txt"),
+        )
+    return data_dir
+
+
+def train_all(jobs: Sequence[tuple], gin_dir: str, bindings: Sequence[str], parallel: int) -> None:
+    """Trains every (dataset, agent, seed, data_dir, run_dir) job, `parallel` at a time (one
+    intra-op thread each when more than one), skipping runs that were already evaluated."""
+
+    def train(job: tuple) -> tuple:
+        _, agent, seed, data_dir, run_dir = job
+        if os.path.exists(os.path.join(run_dir, "eval", "sweep.csv")):
+            return job, 0.0
+        started = time.perf_counter()
+        run(
+            [
+                "cfgrl-train",
+                f"--gin_file={gin_dir}/{agent}.gin",
+                f"--root_dir={run_dir}",
+                f"--gin_bindings=train.dataset_dir='{data_dir}'",
+                f"--gin_bindings=train.seed={seed}",
+                *(f"--gin_bindings={b}" for b in bindings),
+            ],
+            os.path.join(run_dir, "log.txt"),
+            threads=1 if parallel > 1 else None,
+        )
+        return job, time.perf_counter() - started
+
+    print(f"{len(jobs)} runs, {parallel} at a time", flush=True)
+    with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+        futures = [pool.submit(train, job) for job in jobs]
+        for i, future in enumerate(concurrent.futures.as_completed(futures), 1):
+            (dataset, agent, seed, _, _), seconds = future.result()
+            print(f"[{i}/{len(jobs)}] {dataset} {agent} seed {seed}: {seconds:.0f}s", flush=True)

@@ -1,0 +1,85 @@
+"""Offline RL on OGBench single-task: CFGRL over w against IQL+AWR over temperatures, 3 seeds.
+
+For each dataset: generate it with OGBench's oracles (cfgrl-generate), convert it with the
+default task's rewards (cfgrl-convert, ogbench/convert_singletask.gin), train CFGRL and IQL+AWR
+with every seed (cfgrl-train with gin/ogbench_singletask/*.gin, which evaluate at the end: 50
+episodes per knob value, the same starts at every value), then summarise: success per agent and
+knob value (mean and sd over seeds), the paper's two checks, one plot per dataset. Everything
+goes through the binaries a user runs; finished runs are reused when the command is repeated.
+
+  python benchmarks/ogbench_singletask.py                        # the results in benchmarks/results
+  python benchmarks/ogbench_singletask.py --num_steps=100000     # the configs' full step count
+
+Two runs train at a time (one per core), each with one intra-op thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import ogbench_jobs  # noqa: E402  (benchmarks/, beside this file)
+
+AGENTS = ("cfgrl", "iql_awr")
+DATASETS = ("pointmaze-large-navigate-v0", "cube-single-play-v0")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", default=os.path.join(REPO, "runs", "ogbench_singletask"))
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--agents", default=",".join(AGENTS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--num_steps", type=int, default=100000)
+    parser.add_argument("--eval_episodes", type=int, default=50)
+    parser.add_argument(
+        "--episodes",
+        default="",
+        help="dataset=episodes to generate, comma-separated (others: OGBench's default)",
+    )
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--out_dir", default=os.path.join(REPO, "benchmarks", "results"))
+    args = parser.parse_args()
+
+    from cfgrl_tf.eval import task_summary  # noqa: PLC0415 - after sys.path is set.
+
+    episodes = dict(item.split("=") for item in args.episodes.split(",") if item)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    started = time.perf_counter()
+    jobs = []
+    for dataset in args.datasets.split(","):
+        count = int(episodes[dataset]) if dataset in episodes else None
+        data_dir = ogbench_jobs.prepare(
+            dataset,
+            args.root,
+            count,
+            convert_gin="ogbench/convert_singletask.gin",
+            source="ogbench_singletask_source",
+            data_name=dataset.replace("-v0", "-singletask-v0"),
+        )
+        for seed in seeds:
+            for agent in args.agents.split(","):
+                run_dir = os.path.join(args.root, "runs", dataset, agent, f"seed{seed}")
+                jobs.append((dataset, agent, seed, data_dir, run_dir))
+    bindings = [
+        f"train.num_steps={args.num_steps}",
+        f"OGBenchTaskSuite.episodes={args.eval_episodes}",
+    ]
+    ogbench_jobs.train_all(jobs, "ogbench_singletask", bindings, args.parallel)
+    runs = {(d, a, s): r for d, a, s, _, r in jobs}
+    header = (
+        f"python benchmarks/ogbench_singletask.py --datasets={args.datasets} "
+        f"--num_steps={args.num_steps} --eval_episodes={args.eval_episodes} "
+        f"--seeds={args.seeds} --episodes={args.episodes}\n"
+        f"wall time {time.perf_counter() - started:.0f}s on {os.cpu_count()} CPU cores\n"
+    )
+    print(task_summary.summarize_task_runs(runs, args.out_dir, header=header), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The single-task comparison summary: seeds aggregated, the two checks, files written."""
+
+import os
+
+import pytest
+
+from cfgrl_tf.errors import UserError
+from cfgrl_tf.eval import report, task_summary
+
+
+def _run(root, agent, seed, successes):
+    run_dir = os.path.join(root, agent, f"seed{seed}")
+    rows = [
+        {
+            "sweep_value": value,
+            "task_id": 1,
+            "success": success,
+            "success_se": 0.05,
+            "episodes": 50,
+            "return": -100.0 * (1 - success),
+        }
+        for value, success in successes.items()
+    ]
+    report.write_csv(rows, os.path.join(run_dir, "eval", "sweep.csv"))
+    return run_dir
+
+
+def test_summary_aggregates_seeds_and_checks_both_claims(tmp_path):
+    runs = {}
+    for seed, shift in enumerate((0.0, 0.02, -0.02)):
+        runs[("maze", "cfgrl", seed)] = _run(
+            tmp_path, "cfgrl", seed, {1.0: 0.5 + shift, 1.5: 0.8 + shift, 3.0: 0.4}
+        )
+        # AWR's best is within CFGRL's reach only by the seed spread: 0.78 +- 0.1.
+        runs[("maze", "iql_awr", seed)] = _run(
+            tmp_path, "iql_awr", seed, {1.0: 0.2, 10.0: 0.78 + 5 * shift}
+        )
+    out = str(tmp_path / "out")
+    text = task_summary.summarize_task_runs(runs, out, header="cmd\n")
+    assert text.startswith("cmd\n")
+    assert "w=1.5: 0.800 (0.020) R -20" in text
+    assert "best CFGRL (w=1.5) 0.800 (sd 0.020) vs best AWR (t=10) 0.780 (sd 0.100): " in text
+    assert "margin +0.020, NOT above the seed spread 0.100" in text
+    assert "CFGRL best w>1 (w=1.5) 0.800 vs w=1 0.500 (sd 0.020): margin +0.300, above" in text
+    assert "per seed, same starts: +0.300, +0.300, +0.300" in text
+    for name in ("summary.txt", "summary.csv", "maze.png"):
+        assert os.path.isfile(os.path.join(out, f"ogbench_singletask_{name}"))
+    rows = report.read_csv(os.path.join(out, "ogbench_singletask_summary.csv"))
+    assert {(r["agent"], r["knob"], r["value"]) for r in rows} >= {("iql_awr", "t", 10.0)}
+
+
+def test_a_run_of_another_suite_is_refused(tmp_path):
+    run_dir = str(tmp_path / "run")
+    report.write_csv([{"value": 1.0, "reward": 0.5}], os.path.join(run_dir, "eval", "sweep.csv"))
+    with pytest.raises(UserError, match="is not a single-task evaluation"):
+        task_summary.run_success(run_dir)
