@@ -192,3 +192,19 @@ def test_a_misspelled_parameter_is_refused_naming_the_ones_that_exist():
     # Parameters a base class takes through **kwargs are accepted.
     gin.clear_config()
     common.parse_gin(["ogbench/cfgrl.gin"], ["GCCFGRLAgent.learning_rate = 1e-3"])
+
+
+def test_every_gin_and_pipeline_folder_is_installed():
+    """A non-editable install copies the gin trees by the folders setup.cfg lists: a new folder
+    missing there would leave an installed cfgrl-train without its configs."""
+    import configparser
+
+    repo = os.path.dirname(_GIN)
+    config = configparser.ConfigParser()
+    config.read(os.path.join(repo, "setup.cfg"))
+    installed = set(config["options.data_files"])
+    for tree in ("gin", "pipelines"):
+        for folder, _, files in os.walk(os.path.join(repo, tree)):
+            if any(f.endswith(".gin") for f in files):
+                rel = os.path.relpath(folder, repo)
+                assert f"share/cfgrl_tf/{rel}" in installed, rel

@@ -18,7 +18,8 @@ _FRAGMENTS = [path for path in _GIN_FILES if path.endswith("_common.gin")]
 # Files that bind `generate_ogbench` (OGBench collection, not a TFRecord build):
 # tests/data/ogbench_generate_test.py parses and runs each of them.
 _GENERATORS = [path for path in _GIN_FILES if "generate_ogbench." in pathlib.Path(path).read_text()]
-_CONVERTERS = [path for path in _GIN_FILES if path.endswith("ogbench/convert.gin")]
+# OGBench npz conversions (goal-conditioned and single-task), tested below on files they make.
+_CONVERTERS = [p for p in _GIN_FILES if os.path.basename(p).startswith("convert")]
 _BUILDS = [path for path in _GIN_FILES if path not in _FRAGMENTS + _GENERATORS + _CONVERTERS]
 
 
@@ -57,7 +58,7 @@ def test_ogbench_convert_pipeline_builds_a_goal_conditioned_dataset(tmp_path):
 
     npz = write_tiny_ogbench_npz(tmp_path / "pointmaze-medium-navigate-v0.npz")
     common.parse_gin(
-        _CONVERTERS,
+        ["ogbench/convert.gin"],
         [f"ogbench_source.path = '{npz}'", "build_dataset.num_shards = 2"],
         tree="pipelines",
     )
@@ -66,6 +67,25 @@ def test_ogbench_convert_pipeline_builds_a_goal_conditioned_dataset(tmp_path):
     assert ogbench_npz.is_goal_conditioned(dataset.info)
     assert dataset.info.source["name"] == "ogbench/pointmaze-medium-navigate-v0"
     assert dataset.num_records == 6 * 40
+
+
+def test_ogbench_convert_singletask_pipeline_builds_a_reward_dataset(tmp_path):
+    from testutil import write_tiny_ogbench_npz
+
+    from cfgrl_tf.data import ogbench_singletask
+
+    npz = write_tiny_ogbench_npz(tmp_path / "pointmaze-medium-navigate-v0.npz")
+    common.parse_gin(
+        ["ogbench/convert_singletask.gin"],
+        [f"ogbench_singletask_source.path = '{npz}'", "build_dataset.num_shards = 2"],
+        tree="pipelines",
+    )
+    build.build_dataset(str(tmp_path / "ds"))
+    dataset = reader.load_dataset(str(tmp_path / "ds"))
+    assert ogbench_singletask.is_single_task(dataset.info)
+    assert dataset.info.source["name"] == "ogbench/pointmaze-medium-navigate-singletask-v0"
+    assert dataset.num_records == 6 * 40
+    assert set(np.unique(dataset.arrays["rewards"])) <= {-1.0, 0.0}
 
 
 @pytest.mark.parametrize("path", _FRAGMENTS, ids=lambda p: os.path.relpath(p, _PIPELINES))

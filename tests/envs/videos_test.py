@@ -164,3 +164,26 @@ def test_video_with_egl_and_tensorflow_loaded(tmp_path):
     # The real caller (cfgrl-eval) has TensorFlow loaded; an EGL context beside it segfaults.
     proc = in_subprocess(_video_code(tmp_path, 30, import_tensorflow=True), "egl")
     _check_video_run(proc, tmp_path, import_tensorflow=True, frames=7)  # reset + every 5 of 30
+
+
+def test_single_task_video_with_egl(tmp_path):
+    """A single-task episode (no goal input) is replayed and filmed by the same helper."""
+    video_dir = tmp_path / "videos"
+    code = f"""
+import numpy as np
+from cfgrl_tf.envs import ogbench_task
+results = ogbench_task.evaluate_lockstep(
+    "pointmaze-medium-singletask-v0",
+    lambda inputs, w, seed: np.ones((len(w), 2), np.float32),
+    sweep_values=(1.0,), episodes=1, max_episode_steps=10, progress=False,
+    video_dir={str(video_dir)!r},
+)
+print("lengths", [r.length for r in results])
+"""
+    proc = in_subprocess(code, "egl")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "lengths [10]" in proc.stdout
+    names = os.listdir(video_dir)
+    assert names == ["pointmaze-medium-singletask-v0_task1_ep0_w1.gif"], names
+    with Image.open(video_dir / names[0]) as gif:
+        assert gif.n_frames == 5  # the reset, steps 3, 6, 9 and the last (frame skip 3)
