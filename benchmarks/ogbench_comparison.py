@@ -15,7 +15,6 @@ Two runs train at a time (one per core), each with one intra-op thread.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -30,37 +29,20 @@ DATASETS = ("pointmaze-medium-navigate-v0", "cube-single-play-v0")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default=os.path.join(REPO, "runs", "ogbench_comparison"))
-    parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--agents", default=",".join(AGENTS))
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--num_steps", type=int, default=20000)
-    parser.add_argument("--eval_episodes", type=int, default=10, help="episodes per task")
-    parser.add_argument(
-        "--episodes",
-        default="pointmaze-medium-navigate-v0=1000,cube-single-play-v0=300",
-        help="dataset=episodes to generate (others: OGBench's default)",
-    )
-    parser.add_argument("--parallel", type=int, default=2)
-    parser.add_argument("--out_dir", default=os.path.join(REPO, "benchmarks", "results"))
-    args = parser.parse_args()
+    args = ogbench_jobs.parser(
+        __doc__,
+        "ogbench_comparison",
+        datasets=DATASETS,
+        agents=AGENTS,
+        num_steps=20000,
+        eval_episodes=10,
+        episodes="pointmaze-medium-navigate-v0=1000,cube-single-play-v0=300",
+    ).parse_args()
 
     from cfgrl_tf.eval import goal_summary  # noqa: PLC0415 - after sys.path is set.
 
-    episodes = dict(item.split("=") for item in args.episodes.split(",") if item)
-    datasets = args.datasets.split(",")
-    seeds = [int(s) for s in args.seeds.split(",")]
     started = time.perf_counter()
-    jobs = []
-    for dataset in datasets:
-        data_dir = ogbench_jobs.prepare(
-            dataset, args.root, int(episodes[dataset]) if dataset in episodes else None
-        )
-        for seed in seeds:
-            for agent in args.agents.split(","):
-                run_dir = os.path.join(args.root, "runs", dataset, agent, f"seed{seed}")
-                jobs.append((dataset, agent, seed, data_dir, run_dir))
+    jobs = ogbench_jobs.plan(args)
     bindings = [
         f"train.num_steps={args.num_steps}",
         f"OGBenchGoalSuite.episodes_per_task={args.eval_episodes}",

@@ -6,11 +6,57 @@ in the run's folder; finished steps are skipped, so a repeated command resumes t
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures
 import os
 import subprocess
 import time
 from collections.abc import Sequence
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parser(
+    doc: str,
+    name: str,
+    *,
+    datasets: Sequence[str],
+    agents: Sequence[str],
+    num_steps: int,
+    eval_episodes: int,
+    episodes: str = "",
+) -> argparse.ArgumentParser:
+    """The flags every comparison driver takes, with its own defaults."""
+    out = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    out.add_argument("--root", default=os.path.join(REPO, "runs", name))
+    out.add_argument("--datasets", default=",".join(datasets))
+    out.add_argument("--agents", default=",".join(agents))
+    out.add_argument("--seeds", default="0,1,2")
+    out.add_argument("--num_steps", type=int, default=num_steps)
+    out.add_argument("--eval_episodes", type=int, default=eval_episodes)
+    out.add_argument(
+        "--episodes",
+        default=episodes,
+        help="dataset=episodes to generate, comma-separated (others: OGBench's default)",
+    )
+    out.add_argument("--parallel", type=int, default=2)
+    out.add_argument("--out_dir", default=os.path.join(REPO, "benchmarks", "results"))
+    return out
+
+
+def plan(args: argparse.Namespace, data_name=lambda dataset: dataset, **convert) -> list[tuple]:
+    """Prepares every dataset (`prepare` with `convert`) and lists the (dataset, agent, seed,
+    data_dir, run_dir) jobs of the flags."""
+    episodes = dict(item.split("=") for item in args.episodes.split(",") if item)
+    jobs = []
+    for dataset in args.datasets.split(","):
+        count = int(episodes[dataset]) if dataset in episodes else None
+        data_dir = prepare(dataset, args.root, count, data_name=data_name(dataset), **convert)
+        for seed in (int(s) for s in args.seeds.split(",")):
+            for agent in args.agents.split(","):
+                run_dir = os.path.join(args.root, "runs", dataset, agent, f"seed{seed}")
+                jobs.append((dataset, agent, seed, data_dir, run_dir))
+    return jobs
 
 
 def run(cmd: list[str], log_path: str, threads: int | None = None) -> None:

@@ -4,7 +4,7 @@
   bandit.py          2-D bandits: reward and data-closeness of sampled actions
   ogbench_goal.py    OGBench goal-conditioned: success on the 5 tasks, rollouts in lockstep
   ogbench_task.py    OGBench single-task: one task's success and return, rollouts in lockstep
-  maze_rollouts.py   the picture of maze rollouts, one panel per knob value (both OGBench suites)
+  episode_plots.py   the OGBench suites' pictures: success vs knob, maze rollouts per knob value
   report.py          what every suite writes (CSV rows, TensorBoard scalars)
   bandit_metrics.py  the bandit's measurements; bandit_summary.py, goal_summary.py compare runs
 

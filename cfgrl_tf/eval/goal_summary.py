@@ -55,7 +55,8 @@ def versus_spread(margin: float, spread: float) -> str:
     return f"{'above' if margin > spread else 'NOT above'} the seed spread {spread:.3f}"
 
 
-def _check(agents: dict, guided: str, baseline: str) -> str | None:
+def guidance_check(agents: dict, guided: str, baseline: str | None) -> str | None:
+    """`guided`'s best w > 1 against its w = 1, paired per seed (and against `baseline`)."""
     if guided not in agents or 1.0 not in agents[guided]:
         return None
     sweep = agents[guided]
@@ -136,7 +137,7 @@ def summarize_goal_runs(
             "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in body
         )
         for guided, baseline in CHECKS:
-            check = _check(agents, guided, baseline)
+            check = guidance_check(agents, guided, baseline)
             if check:
                 lines.append("check: " + check)
         curves, references = {}, {}

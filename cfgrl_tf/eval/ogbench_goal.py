@@ -15,10 +15,9 @@ from collections.abc import Sequence
 
 import gin
 
-from cfgrl_tf import plotting
 from cfgrl_tf.data import features
 from cfgrl_tf.envs import episodes, ogbench_goal
-from cfgrl_tf.eval import maze_rollouts, report, suites
+from cfgrl_tf.eval import episode_plots, report, suites
 from cfgrl_tf.policy import Policy
 
 
@@ -92,27 +91,9 @@ class OGBenchGoalSuite(suites.Suite):
         print(f"Wrote {os.path.join(out, 'sweep.csv')}", flush=True)
         if self.plot:
             overall = [r for r in rows if r["task_id"] == "overall"]
-            curve = [(r["sweep_value"], r["success"], r["success_se"]) for r in overall]
-            path = os.path.join(out, "success.png")
-            title = f"{policy.name} on {env_name} (step {step})"
-            if sweep.knob.tag:
-                plotting.plot_success_vs_param({policy.name: curve}, path, title)
-            else:  # one setting: a reference line, not a curve
-                plotting.plot_success_vs_param(
-                    {}, path, title, reference_lines={policy.name: curve[0][1]}
-                )
-            print(f"Wrote {path}", flush=True)
-            picture = maze_rollouts.write(
-                env_name,
-                results,
-                sweep.knob,
-                out,
-                title,
-                task_ids=self.task_ids,
-                agent=policy.name,
+            episode_plots.write_all(
+                policy.name, sweep.knob, overall, results, env_name, out, step, self.task_ids
             )
-            if picture:
-                print(f"Wrote {picture}", flush=True)
         return rows
 
 

@@ -15,10 +15,9 @@ from collections.abc import Sequence
 
 import gin
 
-from cfgrl_tf import plotting
 from cfgrl_tf.data import ogbench_singletask
 from cfgrl_tf.envs import episodes, ogbench_task
-from cfgrl_tf.eval import maze_rollouts, report, suites
+from cfgrl_tf.eval import episode_plots, report, suites
 from cfgrl_tf.policy import Policy
 
 
@@ -91,27 +90,10 @@ class OGBenchTaskSuite(suites.Suite):
         print(format_table(rows, sweep.knob.tag or "-"), flush=True)
         print(f"Wrote {os.path.join(out, 'sweep.csv')}", flush=True)
         if self.plot:
-            self._plot(policy, sweep, rows, results, env_name, task_id, out, step)
+            episode_plots.write_all(
+                policy.name, sweep.knob, rows, results, env_name, out, step, (task_id,)
+            )
         return rows
-
-    def _plot(self, policy, sweep, rows, results, env_name, task_id, out, step) -> None:
-        curve = [(r["sweep_value"], r["success"], r["success_se"]) for r in rows]
-        path = os.path.join(out, "success.png")
-        title = f"{policy.name} on {env_name} (step {step})"
-        if sweep.knob.tag:
-            plotting.plot_success_vs_param(
-                {policy.name: curve}, path, title, param_name=sweep.knob.label
-            )
-        else:
-            plotting.plot_success_vs_param(
-                {}, path, title, reference_lines={policy.name: curve[0][1]}
-            )
-        print(f"Wrote {path}", flush=True)
-        picture = maze_rollouts.write(
-            env_name, results, sweep.knob, out, title, task_ids=(task_id,), agent=policy.name
-        )
-        if picture:
-            print(f"Wrote {picture}", flush=True)
 
 
 def format_table(rows: Sequence[dict], param_name: str) -> str:

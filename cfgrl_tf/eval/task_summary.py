@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from cfgrl_tf import plotting
 from cfgrl_tf.errors import UserError
 from cfgrl_tf.eval import report
-from cfgrl_tf.eval.goal_summary import format_sd, seed_stats, versus_spread
+from cfgrl_tf.eval.goal_summary import format_sd, guidance_check, seed_stats, versus_spread
 
 GUIDED, BASELINE = "cfgrl", "iql_awr"
 KNOB = {GUIDED: "w", BASELINE: "t"}
@@ -57,17 +57,10 @@ def checks(agents: dict) -> list[str]:
             f"{versus_spread(cf - awr, max(cf_sd, awr_sd))} (best values picked after the fact "
             "for both, as the paper does)"
         )
-    sweep = agents.get(GUIDED, {})
-    above = _best(sweep, lambda v: v > 1.0)
-    if 1.0 in sweep and above:
-        w, best, best_sd = above
-        one, one_sd = seed_stats([s for s, _ in sweep[1.0]])
-        paired = [b[0] - a[0] for a, b in zip(sweep[1.0], sweep[w], strict=True)]
-        out.append(
-            f"CFGRL best w>1 (w={w:g}) {best:.3f} vs w=1 {one:.3f} (sd {format_sd(one_sd)}): "
-            f"margin {best - one:+.3f}, {versus_spread(best - one, max(best_sd, one_sd))} "
-            f"(per seed, same starts: {', '.join(f'{d:+.3f}' for d in paired)})"
-        )
+    successes = {a: {v: [s for s, _ in r] for v, r in sweep.items()} for a, sweep in agents.items()}
+    guided = guidance_check(successes, GUIDED, baseline=None)
+    if guided:
+        out.append(guided + " (same starts at every w)")
     return out
 
 

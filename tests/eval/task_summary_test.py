@@ -41,8 +41,9 @@ def test_summary_aggregates_seeds_and_checks_both_claims(tmp_path):
     assert "w=1.5: 0.800 (0.020) R -20" in text
     assert "best CFGRL (w=1.5) 0.800 (sd 0.020) vs best AWR (t=10) 0.780 (sd 0.100): " in text
     assert "margin +0.020, NOT above the seed spread 0.100" in text
-    assert "CFGRL best w>1 (w=1.5) 0.800 vs w=1 0.500 (sd 0.020): margin +0.300, above" in text
-    assert "per seed, same starts: +0.300, +0.300, +0.300" in text
+    assert "cfgrl: best w>1 is w=1.5 with 0.800 (sd 0.020) vs w=1 0.500 (sd 0.020): " in text
+    assert "margin +0.300, above the seed spread 0.020" in text
+    assert "(per seed: +0.300, +0.300, +0.300) (same starts at every w)" in text
     for name in ("summary.txt", "summary.csv", "maze.png"):
         assert os.path.isfile(os.path.join(out, f"ogbench_singletask_{name}"))
     rows = report.read_csv(os.path.join(out, "ogbench_singletask_summary.csv"))
