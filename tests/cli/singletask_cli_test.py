@@ -48,7 +48,8 @@ def test_single_task_run_trains_evaluates_and_exports(tmp_path):
     assert "source ogbench/pointmaze-medium-navigate-singletask-task2-v0" in converted.stdout
     # Random walks never reach task 2's goal: said, not hidden.
     assert "never solves the task" in converted.stderr
-    for agent, knob in (("cfgrl", "w"), ("iql_awr", "t")):
+    # IQL+AWR's gin file is trained and evaluated in-process by tests/gin_files_test.py.
+    for agent, knob in (("cfgrl", "w"),):
         run = str(tmp_path / agent)
         stdout = _ok(
             run_cli(
