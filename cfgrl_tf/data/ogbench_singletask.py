@@ -64,12 +64,10 @@ def singletask_env_name(goal_env_name: str, task: int | None = None) -> str:
 
 
 def singletask_dataset_name(dataset_name: str, env_name: str) -> str:
-    """OGBench's name of the relabelled dataset: 'cube-single-play-singletask-task2-v0'."""
-    match = _ENV_PATTERN.match(dataset_name)
-    task = re.search(r"-singletask(-task\d+)?-", env_name)
-    base = match["base"] if match else dataset_name
-    version = match["version"] if match else "v0"
-    return f"{base}-singletask{(task and task[1]) or ''}-{version}"
+    """OGBench's name of the relabelled dataset: ('cube-single-play-v0',
+    'cube-single-singletask-task2-v0') -> 'cube-single-play-singletask-task2-v0'."""
+    task_and_version = env_name.split("-singletask", 1)[1]  # '-task2-v0', or '-v0'
+    return f"{dataset_name.rsplit('-', 1)[0]}-singletask{task_and_version}"
 
 
 def is_single_task(info: spec.DatasetInfo) -> bool:
@@ -145,11 +143,10 @@ def ogbench_singletask_source(
         env.close()
     rewards, masks = labels["rewards"], labels["masks"]
     if np.all(rewards == rewards[0]):
+        seen = "never solves the task" if rewards[0] < 0 else "is solved in every state"
         print(
             f"warning: every reward of {path} for {task_env_name} is {rewards[0]:g}: the data "
-            "never {} the task, so a critic has no signal to learn from".format(
-                "solves" if rewards[0] < 0 else "leaves"
-            ),
+            f"{seen}, so a critic has no signal to learn from",
             file=sys.stderr,
             flush=True,
         )

@@ -8,6 +8,7 @@ temperature; CFGRL's best w > 1 against w = 1, paired per seed), and a plot.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 
@@ -110,7 +111,7 @@ def summarize_task_runs(
         lines.extend("check: " + c for c in checks(agents))
         if GUIDED in agents:
             curve = [(w, *seed_stats([s for s, _ in r])) for w, r in agents[GUIDED].items()]
-            curve = [(w, m, 0.0 if s != s else s) for w, m, s in curve]
+            curve = [(w, m, 0.0 if math.isnan(s) else s) for w, m, s in curve]  # 1 seed: no band
             references = {}
             best = _best(agents.get(BASELINE, {}))
             if best:
