@@ -1,7 +1,8 @@
 """The sampling-time knob of a policy, and the settings an evaluation sweeps it over.
 
 Every policy has one knob that changes how it samples without retraining: CFGRL's guidance
-weight w, the AWR temperature whose head is sampled, or nothing (flow BC, GCBC). Evaluators,
+weight w, the AWR temperature whose head is sampled, the number of candidate actions a critic
+picks among (Diffusion-QL's action selection), or nothing (flow BC, GCBC). Evaluators,
 plots, TensorBoard tags and the exporter read what they need about the knob from its `Knob`
 record here, so no code elsewhere switches on a knob's name.
 """
@@ -57,6 +58,14 @@ KNOBS = {
             "temperature",
             "fixed",
             "ignored: the export samples the AWR head of temperature {value:g}",
+        ),
+        Knob(
+            "candidates",
+            "n",
+            "candidates",
+            "input",
+            "used: the number of sampled actions the critic picks among, in proportion to "
+            "softmax(Q) (1: one sample)",
         ),
         Knob("none", None, "none", "ignored", "ignored: the policy has no guidance"),
     )

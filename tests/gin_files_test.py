@@ -16,7 +16,7 @@ _GIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 _ALL = sorted(glob.glob(os.path.join(_GIN, "**", "*.gin"), recursive=True))
 # Files meant to be included after an agent's file, and fragments included by agent files.
 _OVERLAYS = [p for p in _ALL if os.path.basename(p) == "paper_size.gin"]
-_FRAGMENTS = [p for p in _ALL if os.path.basename(p) == "common.gin"]
+_FRAGMENTS = [p for p in _ALL if os.path.basename(p).endswith("common.gin")]
 _AGENT_FILES = [p for p in _ALL if p not in _OVERLAYS + _FRAGMENTS]
 _BANDIT_FILES = [p for p in _AGENT_FILES if "/bandit/" in p]
 _GOAL_FILES = [p for p in _AGENT_FILES if "/ogbench/" in p]
@@ -32,6 +32,9 @@ _TINY = [
     "CFGRLAgent.hidden_dims = (16,)",
     "FlowBCAgent.hidden_dims = (16,)",
     "IQLAWRAgent.hidden_dims = (16,)",
+    "TDCritic.hidden_dims = (16,)",
+    "DIFFUSION_HIDDEN = (16,)",
+    "DIFFUSION_STEPS = 5",
     "BanditSuite.num_samples = 50",
     "BanditSuite.plot = False",
 ]
@@ -65,9 +68,8 @@ def _rel(path):
 
 
 def test_every_bandit_agent_has_a_gin_file():
-    assert {"bandit/cfgrl.gin", "bandit/flow_bc.gin", "bandit/iql_awr.gin"} <= set(
-        map(_rel, _AGENT_FILES)
-    )
+    names = {"cfgrl", "flow_bc", "iql_awr", "diffusion_bc", "diffusion_ql", "qgrad", "edp"}
+    assert {f"bandit/{name}.gin" for name in names} <= set(map(_rel, _AGENT_FILES))
 
 
 def test_every_goal_conditioned_agent_has_a_gin_file():
@@ -99,7 +101,8 @@ def test_goal_agent_files_are_cpu_scale(path):
 
 
 def test_every_single_task_agent_has_a_gin_file():
-    expected = {"ogbench_singletask/cfgrl.gin", "ogbench_singletask/iql_awr.gin"}
+    names = {"cfgrl", "iql_awr", "diffusion_bc", "diffusion_ql", "qgrad", "edp"}
+    expected = {f"ogbench_singletask/{name}.gin" for name in names}
     assert expected <= set(map(_rel, _TASK_FILES))
 
 

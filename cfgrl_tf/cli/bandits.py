@@ -25,7 +25,7 @@ from cfgrl_tf import distribute  # noqa: E402
 from cfgrl_tf.data import bandit, build  # noqa: E402
 from cfgrl_tf.data.spec import INFO_FILENAME  # noqa: E402
 from cfgrl_tf.errors import UserError  # noqa: E402
-from cfgrl_tf.eval import bandit_summary  # noqa: E402
+from cfgrl_tf.eval import bandit_summary, method_summary  # noqa: E402
 
 flags.DEFINE_string("root_dir", "runs/bandits", "Where datasets, runs and the summary go.")
 flags.DEFINE_list(
@@ -72,6 +72,9 @@ def main(argv):
     print(f"\nAll runs finished in {time.perf_counter() - started:.0f}s.\n", flush=True)
     report = bandit_summary.summarize_bandit_runs(runs, data_dirs, root)
     print(report, flush=True)
+    if set(FLAGS.agents) - {"cfgrl", "iql_awr"}:
+        # Other methods too (the Diffusion-QL family): every method side by side.
+        print("\n" + method_summary.summarize_methods(runs, data_dirs, root), flush=True)
 
 
 def run():

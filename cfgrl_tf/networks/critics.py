@@ -28,16 +28,38 @@ class ValueNetwork(keras.Model):
 
 @keras.saving.register_keras_serializable(package="cfgrl_tf")
 class TwinQNetwork(keras.Model):
-    """Two independent Q(s, a) heads: takes {"observations", "actions"} and returns [2, B]."""
+    """Two independent Q(s, a) heads: takes {"observations", "actions"} and returns [2, B].
 
-    def __init__(self, hidden_dims: Sequence[int] = (256, 256, 256), **kwargs):
+    Args:
+      hidden_dims: MLP widths of each head.
+      activation: hidden activation (IQL's critics: gelu; Diffusion-QL's: mish).
+      layer_norm: LayerNorm after each hidden layer (IQL's critics; Diffusion-QL's have none).
+    """
+
+    def __init__(
+        self,
+        hidden_dims: Sequence[int] = (256, 256, 256),
+        activation: str = "gelu",
+        layer_norm: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.hidden_dims = tuple(int(d) for d in hidden_dims)
-        self.heads = [MLP(self.hidden_dims, 1, layer_norm=True, name=f"q{i}") for i in range(2)]
+        self.activation = activation
+        self.layer_norm = bool(layer_norm)
+        self.heads = [
+            MLP(self.hidden_dims, 1, activation=activation, layer_norm=layer_norm, name=f"q{i}")
+            for i in range(2)
+        ]
 
     def call(self, inputs: dict) -> tf.Tensor:
         x = tf.concat([inputs["observations"], inputs["actions"]], axis=-1)
         return tf.stack([tf.squeeze(head(x), axis=-1) for head in self.heads], axis=0)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "hidden_dims": list(self.hidden_dims)}
+        return {
+            **super().get_config(),
+            "hidden_dims": list(self.hidden_dims),
+            "activation": self.activation,
+            "layer_norm": self.layer_norm,
+        }
