@@ -28,6 +28,7 @@ from cfgrl_tf.data.reader import Dataset, make_batch_dataset
 from cfgrl_tf.errors import TrainingError
 
 CHECKPOINT_DIR = "checkpoints"
+METRICS_CSV = os.path.join("train", "metrics.csv")
 # Longest silence between progress lines, whatever the log interval.
 PROGRESS_SECONDS = 5.0
 
@@ -219,6 +220,8 @@ class Learner:
         *,
         log_interval: int = 1000,
         on_log: Callable[[int, dict[str, float]], None] | None = None,
+        eval_interval: int = 0,
+        on_eval: Callable[[int], None] | None = None,
     ) -> dict[str, float]:
         """Trains until the global step reaches `num_steps`.
 
@@ -228,6 +231,11 @@ class Learner:
             multiple of steps_per_loop).
           on_log: called with (step, metrics) at every log point (e.g. to write operative
             config); only on the chief.
+          eval_interval: steps between calls of `on_eval` (0: never). A loop that would run past
+            a multiple of it stops there (the next one ends on a multiple of steps_per_loop
+            again), so `on_eval` sees exact multiples.
+          on_eval: called with the step at every multiple of `eval_interval`, after that step's
+            log and checkpoint; only on the chief. Its time is left out of the steps/s figures.
 
         Returns:
           The last logged metrics (mean over the last log interval), or {} if nothing was run.
@@ -236,6 +244,8 @@ class Learner:
           TrainingError: a metric became NaN or infinite. The run stops before saving, so the
             latest checkpoint on disk is the last good one.
         """
+        if eval_interval < 0:
+            raise TrainingError(f"eval_interval={eval_interval} must be >= 0 (0 evaluates never)")
         start = self.current_step
         if start >= num_steps:
             logging.info("step %d >= num_steps %d: nothing to train", start, num_steps)
@@ -253,15 +263,23 @@ class Learner:
             else None
         )
         on_log = on_log if self.is_chief else None
-        csv_path = os.path.join(self.root_dir, "train", "metrics.csv")
+        on_eval = on_eval if self.is_chief else None
+        csv_path = os.path.join(self.root_dir, METRICS_CSV)
         sums: dict[str, float] = {}
         count = 0
         last: dict[str, float] = {}
         t_start = t_log = t_progress = time.perf_counter()
+        eval_seconds = 0.0
         steps_at_log = start
         while self.current_step < num_steps:
             step_before = self.current_step
-            n = min(self.steps_per_loop, num_steps - step_before)
+            # Loops end on multiples of steps_per_loop and, when evaluating, of eval_interval
+            # (every worker alike, so that evaluations land on exact steps).
+            n = min(
+                self.steps_per_loop - step_before % self.steps_per_loop, num_steps - step_before
+            )
+            if eval_interval:
+                n = min(n, eval_interval - step_before % eval_interval)
             totals, ran, finite = self._loop(self._iterator, tf.constant(n, tf.int64))
             totals = {k: float(v) for k, v in totals.items()}
             if not bool(finite):
@@ -295,10 +313,20 @@ class Learner:
                 print(_progress(step, num_steps, rate), flush=True)
             if _crossed(step_before, step, self.checkpoint_interval) or step >= num_steps:
                 self.manager.save(checkpoint_number=step)
+            if on_eval is not None and eval_interval and _crossed(step_before, step, eval_interval):
+                t_eval = time.perf_counter()
+                on_eval(step)
+                spent = time.perf_counter() - t_eval
+                # Evaluating is not training: the steps/s figures and the training time skip it.
+                eval_seconds += spent
+                t_start, t_log, t_progress = t_start + spent, t_log + spent, t_progress + spent
         if writer is not None:
             writer.flush()
         elapsed = time.perf_counter() - t_start
-        print(f"Trained steps {start}..{self.current_step} in {elapsed:.1f}s.", flush=True)
+        evaluating = f" (and {eval_seconds:.1f}s evaluating)" if eval_seconds else ""
+        print(
+            f"Trained steps {start}..{self.current_step} in {elapsed:.1f}s{evaluating}.", flush=True
+        )
         return last
 
     def _log(self, writer, csv_path: str, step: int, metrics: dict[str, float]) -> None:
@@ -347,3 +375,25 @@ def _append_csv(path: str, step: int, metrics: dict[str, float]) -> None:
         if header_needed:
             out.writerow(keys)
         out.writerow([step, *(np.format_float_positional(metrics[k], 6) for k in keys[1:])])
+
+
+def read_metrics(root_dir: str) -> dict[int, dict[str, float]]:
+    """{step: metrics} from a run's `train/metrics.csv` ({} before the first log).
+
+    A header line recurs where the set of metrics changed, and a resumed run logs again the steps
+    after its last checkpoint: the later row of a step wins.
+    """
+    path = os.path.join(root_dir, METRICS_CSV)
+    if not os.path.isfile(path):
+        return {}
+    logged: dict[int, dict[str, float]] = {}
+    keys: list[str] = []
+    with open(path, newline="") as f:
+        for line in csv.reader(f):
+            if line and line[0] == "step":
+                keys = line
+            elif line and keys:
+                logged[int(line[0])] = {
+                    k: float(v) for k, v in zip(keys[1:], line[1:], strict=True)
+                }
+    return logged

@@ -31,6 +31,9 @@ TRAIN_RESUMABLE = (
     "train.checkpoint_interval",
     "train.steps_per_loop",
     "train.evaluate_at_end",
+    "train.eval_interval",
+    "train.selection_metric",
+    "train.selection_top_k",
     "train.jit_compile",
     "train.dataset_dir",
 )

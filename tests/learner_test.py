@@ -1,4 +1,5 @@
-"""Learner: exact resume, total-step semantics, distribution, logging, non-finite losses."""
+"""Learner: exact resume, total-step semantics, distribution, logging, non-finite losses, the
+evaluation hook."""
 
 import csv
 import functools
@@ -13,7 +14,7 @@ from cfgrl_tf import distribute
 from cfgrl_tf.agents import CFGRLAgent, FlowBCAgent, IQLCritic
 from cfgrl_tf.data import reader, spec, writer
 from cfgrl_tf.errors import TrainingError
-from cfgrl_tf.learner import Learner
+from cfgrl_tf.learner import Learner, read_metrics
 
 
 def _agent_fn(**dims):
@@ -102,6 +103,41 @@ def test_logs_csv_and_tensorboard_events(tmp_path):
     assert {"critic/q_loss", "critic/value_loss", "actor/flow_loss"} <= set(rows[0])
     events = [f for f in os.listdir(tmp_path / "run" / "train") if f.startswith("events.out")]
     assert events
+
+
+def test_on_eval_lands_on_exact_multiples_and_leaves_training_unchanged(tmp_path):
+    dataset = _dataset(tmp_path)
+    straight = _learner(dataset, tmp_path / "straight")
+    straight.train(50, log_interval=10)
+
+    evaluated = []
+
+    def on_eval(step):
+        # The checkpoint of a step that is also a checkpoint step is saved before its evaluation.
+        evaluated.append((step, learner.manager.latest_checkpoint.rsplit("-", 1)[1]))
+
+    learner = _learner(dataset, tmp_path / "evaluated")
+    # Loops of 10 steps that would run past 15, 30 and 45 stop there; the next ends at 20, 50.
+    learner.train(50, log_interval=10, eval_interval=15, on_eval=on_eval)
+    assert evaluated == [(15, "10"), (30, "30"), (45, "40")]
+    for a, b in zip(_weights(straight), _weights(learner), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Logs and checkpoints keep their steps (loops still end on every multiple of 10).
+    assert sorted(read_metrics(str(tmp_path / "evaluated"))) == [10, 20, 30, 40, 50]
+    with pytest.raises(TrainingError, match="eval_interval=-1 must be >= 0"):
+        learner.train(60, eval_interval=-1)
+
+
+def test_read_metrics_takes_the_last_row_of_a_step_under_each_header(tmp_path):
+    path = tmp_path / "train" / "metrics.csv"
+    path.parent.mkdir()
+    path.write_text("step,a,b\n10,1.0,2.0\n20,3.0,4.0\nstep,a\n20,5.0\n30,6.0\n")
+    assert read_metrics(str(tmp_path)) == {
+        10: {"a": 1.0, "b": 2.0},
+        20: {"a": 5.0},  # A resumed run logged step 20 again, with other metrics.
+        30: {"a": 6.0},
+    }
+    assert read_metrics(str(tmp_path / "no_run")) == {}
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):

@@ -6,6 +6,7 @@
   ogbench_task.py    OGBench single-task: one task's success and return, rollouts in lockstep
   episode_plots.py   the OGBench suites' pictures: success vs knob, maze rollouts per knob value
   report.py          what every suite writes (CSV rows, TensorBoard scalars)
+  curve.py           evaluations during training: eval/curve.csv, last/best/offline selection
   bandit_metrics.py  the bandit's measurements; bandit_summary.py, goal_summary.py compare runs
 
 A new suite is one module that registers itself, plus its import line below. Importing this

@@ -34,6 +34,9 @@ class BanditSuite(suites.Suite):
       plot: write `eval/samples.png`, one panel per setting.
     """
 
+    score_metric = "reward"
+    knob_column = "value"
+
     def __init__(
         self,
         num_samples: int = 2000,
@@ -48,7 +51,7 @@ class BanditSuite(suites.Suite):
         self.sweep_values = sweep_values
         self.plot = plot
 
-    def evaluate(self, policy: Policy, data, root_dir, step):
+    def evaluate(self, policy: Policy, data, root_dir, step, *, out_dir=None):
         dataset = data.records()
         problem = bandit.get_bandit(data.source.split("/", 1)[1])
         sweep = policy.sweep.with_values(self.sweep_values, policy.name)
@@ -66,11 +69,11 @@ class BanditSuite(suites.Suite):
             seed=self.seed,
             near_data_radius=self.near_data_radius,
         )
-        out = report.eval_dir(root_dir)
+        out = out_dir or report.eval_dir(root_dir)
         report.write_csv(rows, os.path.join(out, "sweep.csv"))
         save_samples(os.path.join(out, SAMPLES_FILE), sweep, samples)
         report.log_scalars(
-            out,
+            report.eval_dir(root_dir),
             step,
             {
                 f"{sweep.knob.tag_prefix(row['value'])}/{metric}": row[metric]

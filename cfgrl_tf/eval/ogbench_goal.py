@@ -37,6 +37,8 @@ class OGBenchGoalSuite(suites.Suite):
 
     inputs = ("observations", "goals")
     records_videos = True
+    score_metric = "success"
+    knob_column = "sweep_value"
 
     def __init__(
         self,
@@ -56,7 +58,11 @@ class OGBenchGoalSuite(suites.Suite):
         self.video_dir = video_dir
         self.plot = plot
 
-    def evaluate(self, policy: Policy, data, root_dir, step):
+    def score_rows(self, rows):
+        # The per-task rows break the overall success down; the overall rows score the policy.
+        return [row for row in rows if row["task_id"] == "overall"]
+
+    def evaluate(self, policy: Policy, data, root_dir, step, *, out_dir=None):
         sweep = policy.sweep.with_values(self.sweep_values, policy.name)
         env_name = data.info.source.get("env_name")
         started = time.perf_counter()
@@ -73,14 +79,14 @@ class OGBenchGoalSuite(suites.Suite):
         )
         elapsed = time.perf_counter() - started
         rows = episodes.summarize(results)
-        out = report.eval_dir(root_dir)
+        out = out_dir or report.eval_dir(root_dir)
         report.write_csv(rows, os.path.join(out, "sweep.csv"))
         report.write_csv(episodes.episode_rows(results), os.path.join(out, "episodes.csv"))
         scalars = {}
         for row in rows:
             tag = "success" if row["task_id"] == "overall" else f"task{row['task_id']}_success"
             scalars[f"{sweep.knob.tag_prefix(row['sweep_value'])}/{tag}"] = row["success"]
-        report.log_scalars(out, step, scalars)
+        report.log_scalars(report.eval_dir(root_dir), step, scalars)
         print(
             f"\n{policy.name} on {env_name} at step {step}: success over {len(self.task_ids)} "
             f"tasks x {self.episodes_per_task} episodes ({len(results)} rollouts in "

@@ -37,6 +37,8 @@ class OGBenchTaskSuite(suites.Suite):
 
     inputs = ("observations",)
     records_videos = True
+    score_metric = "success"
+    knob_column = "sweep_value"
 
     def __init__(
         self,
@@ -54,7 +56,7 @@ class OGBenchTaskSuite(suites.Suite):
         self.video_dir = video_dir
         self.plot = plot
 
-    def evaluate(self, policy: Policy, data, root_dir, step):
+    def evaluate(self, policy: Policy, data, root_dir, step, *, out_dir=None):
         sweep = policy.sweep.with_values(self.sweep_values, policy.name)
         env_name = data.info.source.get("env_name")
         started = time.perf_counter()
@@ -72,7 +74,7 @@ class OGBenchTaskSuite(suites.Suite):
         task_id = results[0].task_id
         for row in rows:
             row["task_id"] = task_id
-        out = report.eval_dir(root_dir)
+        out = out_dir or report.eval_dir(root_dir)
         report.write_csv(rows, os.path.join(out, "sweep.csv"))
         report.write_csv(episodes.episode_rows(results), os.path.join(out, "episodes.csv"))
         scalars = {}
@@ -80,7 +82,7 @@ class OGBenchTaskSuite(suites.Suite):
             prefix = sweep.knob.tag_prefix(row["sweep_value"])
             scalars[f"{prefix}/success"] = row["success"]
             scalars[f"{prefix}/return"] = row["return"]
-        report.log_scalars(out, step, scalars)
+        report.log_scalars(report.eval_dir(root_dir), step, scalars)
         print(
             f"\n{policy.name} on {env_name} (task {task_id}) at step {step}: "
             f"{self.episodes} episodes per {sweep.knob.label} ({len(results)} rollouts in "

@@ -58,10 +58,15 @@ class Suite(abc.ABC):
     Attributes:
       inputs: the policy inputs the suite's problems give (observations, goals...).
       records_videos: the suite renders episodes into its `video_dir` when that is set.
+      score_metric: the column of its rows that scores a policy, higher is better (what a
+        learning curve's model selection ranks by).
+      knob_column: the column of its rows that holds the knob value.
     """
 
     inputs: tuple[str, ...] = ("observations",)
     records_videos: bool = False
+    score_metric: str | None = None
+    knob_column: str | None = None
 
     def check_policy(self, policy: Policy, data: EvalData) -> None:
         missing = sorted(set(policy.inputs) - set(self.inputs))
@@ -71,12 +76,34 @@ class Suite(abc.ABC):
                 f"{policy.name!r} also takes {missing}; it cannot be evaluated on {data.source}"
             )
 
+    def score_rows(self, rows: list[dict]) -> list[dict]:
+        """The rows of an evaluation that score the policy, one per knob value (a suite whose rows
+        also break the score down, e.g. per task, keeps only the summary rows)."""
+        return rows
+
     @abc.abstractmethod
-    def evaluate(self, policy: Policy, data: EvalData, root_dir: str, step: int) -> list[dict]:
+    def evaluate(
+        self,
+        policy: Policy,
+        data: EvalData,
+        root_dir: str,
+        step: int,
+        *,
+        out_dir: str | None = None,
+    ) -> list[dict]:
         """Evaluates `policy` over its sweep, prints the results and writes `<root_dir>/eval/`.
 
+        Args:
+          policy: the policy to evaluate.
+          data: its training dataset.
+          root_dir: the run directory.
+          step: the train step the policy is at (the TensorBoard step).
+          out_dir: where the files (sweep.csv, plots...) go instead of `<root_dir>/eval/`.
+            TensorBoard scalars always go to `<root_dir>/eval/`, so that every evaluation of a
+            run is one curve.
+
         Returns:
-          The rows written to `eval/sweep.csv`.
+          The rows written to `sweep.csv`.
         """
 
 
@@ -110,8 +137,10 @@ def suite_for(info: DatasetInfo) -> Suite:
     )
 
 
-def evaluate(policy: Policy, data: EvalData, root_dir: str, step: int) -> list[dict]:
-    """Evaluates `policy` with the suite of its training dataset."""
+def evaluate(
+    policy: Policy, data: EvalData, root_dir: str, step: int, *, out_dir: str | None = None
+) -> list[dict]:
+    """Evaluates `policy` with the suite of its training dataset (see `Suite.evaluate`)."""
     suite = suite_for(data.info)
     suite.check_policy(policy, data)
-    return suite.evaluate(policy, data, root_dir, step)
+    return suite.evaluate(policy, data, root_dir, step, out_dir=out_dir)

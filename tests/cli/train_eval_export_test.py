@@ -87,6 +87,8 @@ def test_train_writes_the_run_directory(trained):
     }
     with open(os.path.join(run, "eval", "samples.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    # Without train.eval_interval, no evaluation during training and no curve.
+    assert not {"curve.csv", "selection.json", "steps"} & set(os.listdir(os.path.join(run, "eval")))
 
 
 def test_rerunning_the_same_command_resumes_and_trains_nothing_more(trained):
@@ -171,6 +173,20 @@ def test_missing_dataset_is_named(tmp_path):
         )
     )
     assert missing in line and "does not exist" in line
+
+
+def test_negative_eval_interval_is_named_before_anything_is_loaded(trained, tmp_path):
+    run = tmp_path / "run"
+    line = user_error(
+        _run(
+            "train",
+            "--gin_file=bandit/cfgrl.gin",
+            *_bindings(f"train.dataset_dir = '{trained['data']}'", "train.eval_interval = -5"),
+            f"--root_dir={run}",
+        )
+    )
+    assert "train.eval_interval = -5 must be >= 0" in line
+    assert not run.exists()
 
 
 def test_missing_required_binding_is_named(tmp_path):
