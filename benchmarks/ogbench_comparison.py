@@ -46,6 +46,7 @@ def main() -> None:
     bindings = [
         f"train.num_steps={args.num_steps}",
         f"OGBenchGoalSuite.episodes_per_task={args.eval_episodes}",
+        *args.gin_bindings,
     ]
     ogbench_jobs.train_all(jobs, "ogbench", bindings, args.parallel)
     runs = {(d, a, s): r for d, a, s, _, r in jobs}

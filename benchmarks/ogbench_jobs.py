@@ -40,6 +40,13 @@ def parser(
         help="dataset=episodes to generate, comma-separated (others: OGBench's default)",
     )
     out.add_argument("--parallel", type=int, default=2)
+    out.add_argument(
+        "--gin_bindings",
+        action="append",
+        default=[],
+        help="an extra gin binding for every training run (repeatable), e.g. "
+        "train.eval_interval=25000",
+    )
     out.add_argument("--out_dir", default=os.path.join(REPO, "benchmarks", "results"))
     return out
 

@@ -50,13 +50,16 @@ def main() -> None:
     bindings = [
         f"train.num_steps={args.num_steps}",
         f"OGBenchTaskSuite.episodes={args.eval_episodes}",
+        *args.gin_bindings,
     ]
     ogbench_jobs.train_all(jobs, "ogbench_singletask", bindings, args.parallel)
     runs = {(d, a, s): r for d, a, s, _, r in jobs}
     header = (
         f"python benchmarks/ogbench_singletask.py --datasets={args.datasets} "
         f"--num_steps={args.num_steps} --eval_episodes={args.eval_episodes} "
-        f"--seeds={args.seeds} --episodes={args.episodes}\n"
+        f"--seeds={args.seeds} --episodes={args.episodes} --parallel={args.parallel}"
+        + "".join(f" --gin_bindings={b}" for b in args.gin_bindings)
+        + "\n"
         f"wall time {time.perf_counter() - started:.0f}s on {os.cpu_count()} CPU cores\n"
     )
     print(task_summary.summarize_task_runs(runs, args.out_dir, header=header), flush=True)
