@@ -19,21 +19,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from bench_util import guided_sample  # noqa: E402
+from bench_util import guided_sample, timed, tiny_dataset, train_rate  # noqa: E402
 
 from cfgrl_tf.agents import CFGRLAgent, IQLCritic  # noqa: E402
-from cfgrl_tf.data import reader, spec, writer  # noqa: E402
+from cfgrl_tf.data import reader  # noqa: E402
 from cfgrl_tf.generative.guidance import guided_velocity  # noqa: E402
 from cfgrl_tf.generative.noise import initial_noise  # noqa: E402
-from cfgrl_tf.learner import Learner  # noqa: E402
 
 SIZES = {"small": ((256, 256, 256), 256), "paper": ((512, 512, 512, 512), 1024)}
 OBS_DIM, ACTION_DIM, FLOW_STEPS = 17, 6, 10
@@ -50,19 +47,6 @@ def two_call_integrate(field, observations, noise, labels, w, num_flow_steps):
         v_null = field({**base, "labels": labels, "condition_mask": 0.0 * ones})
         x = x + dt * guided_velocity(v_cond, v_null, w)
     return tf.clip_by_value(x, -1.0, 1.0)
-
-
-def timed(fn, repeats: int) -> float:
-    """Median seconds of `fn()` after two warm-up calls (compilation excluded)."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        np.asarray(out)  # Wait for the result.
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench_sampler(hidden, batch, repeats):
@@ -101,51 +85,13 @@ def bench_sampler(hidden, batch, repeats):
     return rows
 
 
-def tiny_dataset(folder, num=20000):
-    rng = np.random.default_rng(0)
-    obs = rng.normal(size=(num, OBS_DIM)).astype(np.float32)
-    arrays = {
-        "observations": obs,
-        "actions": rng.uniform(-1, 1, (num, ACTION_DIM)).astype(np.float32),
-        "next_observations": obs,
-        "rewards": rng.normal(size=num).astype(np.float32),
-        "masks": np.ones(num, np.float32),
-        "terminals": np.zeros(num, np.float32),
-        "optimal": np.full(num, -1, np.int64),
-    }
-    writer.write_dataset(
-        arrays,
-        folder,
-        features=spec.transition_features(OBS_DIM, ACTION_DIM),
-        num_shards=2,
-        source={"name": "benchmark/random"},
-        labels={"optimal": {"rule": "none"}},
-        action_scale=1.0,
-    )
-    return reader.load_dataset(folder)
-
-
 def bench_train(hidden, batch, steps, dataset, workdir, size):
     def agent_fn(**dims):
         return CFGRLAgent(critic=IQLCritic(hidden), hidden_dims=hidden, **dims)
 
     def rate(jit, steps_per_loop, tag):
-        learner = Learner(
-            agent_fn,
-            dataset,
-            os.path.join(workdir, f"{size}-{tag}"),
-            tf.distribute.get_strategy(),
-            batch_size=batch,
-            seed=0,
-            steps_per_loop=steps_per_loop,
-            checkpoint_interval=10**9,
-            jit_compile=jit,
-        )
-        warm = max(steps_per_loop, 2)
-        learner.train(warm, log_interval=10**9)  # Compile.
-        start = time.perf_counter()
-        learner.train(warm + steps, log_interval=10**9)
-        return steps / (time.perf_counter() - start)
+        folder = os.path.join(workdir, f"{size}-{tag}")
+        return train_rate(agent_fn, dataset, folder, batch, steps, steps_per_loop, jit)
 
     loop = min(steps, 50)
     return {
@@ -172,7 +118,7 @@ def main():
     args = parser.parse_args()
     summary = []
     with tempfile.TemporaryDirectory() as workdir:
-        dataset = tiny_dataset(os.path.join(workdir, "data"))
+        dataset = tiny_dataset(os.path.join(workdir, "data"), OBS_DIM, ACTION_DIM)
         for size in args.sizes.split(","):
             hidden, batch = SIZES[size]
             label = f"{size} ({len(hidden)}x{hidden[0]}, batch {batch})"
