@@ -260,6 +260,7 @@ def plot_maze_rollouts(
     title: str,
     *,
     goals: Sequence[np.ndarray] = (),
+    counts: Mapping[str, tuple[int, int]] | None = None,
 ) -> str:
     """Rollouts drawn on a maze's layout, one panel per knob value.
 
@@ -271,6 +272,8 @@ def plot_maze_rollouts(
         path: the PNG to write.
         title: the figure title.
         goals: x-y goals to mark with a star in every panel.
+        counts: {panel title: (successes, episodes)} over ALL of a panel's episodes, when only
+            some of them are drawn; the title then reports those and how many are drawn.
 
     Returns:
         `path`.
@@ -300,7 +303,9 @@ def plot_maze_rollouts(
             wins += bool(success)
         for goal in goals:
             ax.plot(goal[0], goal[1], "*", color="gold", markersize=11, markeredgecolor="k")
-        ax.set_title(f"{name}: {wins}/{len(rollouts)} succeed", fontsize=9)
+        wins, total = (counts or {}).get(name, (wins, len(rollouts)))
+        drawn = f" ({len(rollouts)} drawn)" if len(rollouts) < total else ""
+        ax.set_title(f"{name}: {wins}/{total} succeed{drawn}", fontsize=9)
         if len(walls):
             lo, hi = walls.min(axis=0) - unit / 2, walls.max(axis=0) + unit / 2
             ax.set_xlim(lo[0], hi[0])

@@ -116,3 +116,35 @@ def test_plot_summary_grid(tmp_path):
         plotting.plot_summary_grid(
             {("ring", "w=9"): (data, data)}, big, row_labels=rows, col_labels=cols
         )
+
+
+def test_maze_panel_titles_count_every_episode_not_only_the_drawn_ones(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from cfgrl_tf.envs import ogbench_env
+    from cfgrl_tf.envs.episodes import EpisodeResult
+    from cfgrl_tf.eval import episode_plots
+
+    titles = []
+    real_set_title = Axes.set_title
+    monkeypatch.setattr(
+        Axes, "set_title", lambda ax, text, **kw: titles.append(text) or real_set_title(ax, text)
+    )
+    layout = {"walls": np.array([[0.0, 0.0], [4.0, 4.0]]), "unit": 1.0, "tasks": {}}
+    monkeypatch.setattr(ogbench_env, "maze_layout", lambda env_name: layout)
+    path = np.zeros((3, 2))
+    many = episode_plots.MAX_PATHS + 10
+    results = [
+        EpisodeResult(1, i, w, success=i < 7 * w, length=2, episode_return=0.0, path=path)
+        for w in (1.0, 2.0)
+        for i in range(many)
+    ]
+    out = episode_plots.write(
+        "maze", results, KNOBS["guidance_weight"], str(tmp_path), "t", task_ids=[1], agent="a"
+    )
+    assert _read_png(out).shape[0] > 0
+    drawn = episode_plots.MAX_PATHS
+    assert titles == [
+        f"w = 1: 7/{many} succeed ({drawn} drawn)",
+        f"w = 2: 14/{many} succeed ({drawn} drawn)",
+    ]

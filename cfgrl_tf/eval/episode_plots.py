@@ -62,10 +62,14 @@ def write(
         return None
     layout = ogbench_env.maze_layout(env_name)
     panels: dict[str, list] = {}
+    counts: dict[str, tuple[int, int]] = {}
     for r in traced:
-        rollouts = panels.setdefault(knob.panel_title(r.sweep_value, agent), [])
+        name = knob.panel_title(r.sweep_value, agent)
+        rollouts = panels.setdefault(name, [])
         if len(rollouts) < MAX_PATHS:
             rollouts.append((r.path, r.success))
+        wins, total = counts.get(name, (0, 0))
+        counts[name] = (wins + bool(r.success), total + 1)
     goals = [layout["tasks"][t]["goal"] for t in task_ids if t in layout["tasks"]]
     path = os.path.join(out_dir, FILE_NAME)
-    return plotting.plot_maze_rollouts(layout, panels, path, title, goals=goals)
+    return plotting.plot_maze_rollouts(layout, panels, path, title, goals=goals, counts=counts)
