@@ -120,13 +120,26 @@ def prepare(
     return data_dir
 
 
+def finished(run_dir: str, bindings: Sequence[str]) -> bool:
+    """Whether the run was evaluated at its end and its last checkpoint is at the step the
+    `train.num_steps=N` binding asks for (or later)."""
+    if not os.path.exists(os.path.join(run_dir, "eval", "sweep.csv")):
+        return False
+    wanted = [int(b.split("=", 1)[1]) for b in bindings if b.startswith("train.num_steps=")]
+    folder = os.path.join(run_dir, "checkpoints")
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    steps = [int(n[5:-6]) for n in names if n.startswith("ckpt-") and n.endswith(".index")]
+    return not wanted or (bool(steps) and max(steps) >= wanted[-1])
+
+
 def train_all(jobs: Sequence[tuple], gin_dir: str, bindings: Sequence[str], parallel: int) -> None:
     """Trains every (dataset, agent, seed, data_dir, run_dir) job, `parallel` at a time (one
-    intra-op thread each when more than one), skipping runs that were already evaluated."""
+    intra-op thread each when more than one), skipping runs already trained to the step asked
+    for and evaluated there; a run trained to fewer steps resumes from its last checkpoint."""
 
     def train(job: tuple) -> tuple:
         _, agent, seed, data_dir, run_dir = job
-        if os.path.exists(os.path.join(run_dir, "eval", "sweep.csv")):
+        if finished(run_dir, bindings):
             return job, 0.0
         started = time.perf_counter()
         run(
