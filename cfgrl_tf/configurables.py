@@ -13,7 +13,14 @@ from collections.abc import Sequence
 import gin
 
 from cfgrl_tf import agents, errors, eval, gin_config, training  # noqa: F401 - registrations
-from cfgrl_tf.data import build, ogbench_generate, ogbench_singletask  # noqa: F401 - registrations
+from cfgrl_tf.data import (  # noqa: F401 - registrations
+    build,
+    d4rl,
+    exorl,
+    minari_reader,
+    ogbench_generate,
+    ogbench_singletask,
+)
 
 
 def parse_gin(

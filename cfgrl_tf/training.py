@@ -96,6 +96,16 @@ def train(
         if value < 0:
             raise errors.ConfigError(f"train.{name} = {value} must be >= 0")
     dataset = load_dataset(dataset_dir)
+    if evaluate_at_end or eval_interval:
+        # Refused before any training: otherwise a run would train for hours, then fail to
+        # evaluate.
+        try:
+            evaluation.suite_for(dataset.info)
+        except errors.UserError as e:
+            raise errors.ConfigError(
+                f"{e}. Train without evaluating: train.evaluate_at_end = False and "
+                "train.eval_interval = 0"
+            ) from None
     learner = Learner(
         agent,
         dataset,

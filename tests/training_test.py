@@ -7,6 +7,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from cfgrl_tf import training
@@ -155,3 +156,26 @@ def test_a_resumed_run_keeps_its_curve_and_replaces_a_step_it_evaluates_again(
     }
     # CFGRL logs no actor/bc_loss (the default selection metric): no offline selection.
     assert selection["offline"] is None
+
+
+def test_a_dataset_no_suite_evaluates_is_refused_before_training(tmp_path):
+    from cfgrl_tf import errors
+    from cfgrl_tf.data import bandit, spec, writer
+
+    arrays, _ = bandit.bandit_transitions("8gaussians", num_samples=256, seed=0)
+    data = str(tmp_path / "data")
+    writer.write_dataset(
+        arrays,
+        data,
+        features=spec.transition_features(1, 2),
+        num_shards=1,
+        source={"name": "someone/else"},
+        labels={"optimal": {"rule": "none"}},
+        action_scale=1.0,
+    )
+    root = tmp_path / "run"
+    with pytest.raises(errors.ConfigError, match="'someone/else'.*train.evaluate_at_end = False"):
+        _train(data, root, "train.num_steps = 4")
+    assert not (root / "checkpoints").exists()  # nothing was trained
+    learner = _train(data, root, "train.num_steps = 4", "train.evaluate_at_end = False")
+    assert learner.current_step == 4
