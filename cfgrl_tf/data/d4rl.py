@@ -37,7 +37,7 @@ import h5py
 import numpy as np
 
 from cfgrl_tf import errors
-from cfgrl_tf.data import ogbench_npz, spec
+from cfgrl_tf.data import ogbench_npz, single_task, spec
 
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
 OPTIONAL_KEYS = ("timeouts", "next_observations")
@@ -269,10 +269,7 @@ def d4rl_source(
             "or the final row ('timeouts')"
         )
     num_clipped = ogbench_npz.clip_or_refuse(transitions, clip_actions, path)
-    rewards = transitions["rewards"]
     stem = os.path.splitext(os.path.basename(path))[0]
-    arrays_out = dict(transitions)
-    arrays_out["optimal"] = np.full(num, spec.NO_LABEL, np.int64)
     source = {
         "name": f"d4rl/{env_name or stem}",
         "env_name": env_name,
@@ -285,15 +282,6 @@ def d4rl_source(
         **counts,
         "num_terminals": int(np.sum(transitions["masks"] == 0.0)),
         "num_clipped_action_values": num_clipped,
-        "reward_range": [float(rewards.min()), float(rewards.max())],
         "file_metadata": metadata,
-        "statistics": {"observations": ogbench_npz.statistics(transitions["observations"])},
     }
-    return spec.SourceData(
-        arrays=arrays_out,
-        features=spec.transition_features(
-            arrays["observations"].shape[1], arrays["actions"].shape[1]
-        ),
-        source=source,
-        action_scale=1.0,
-    )
+    return single_task.source_data(transitions, source)

@@ -30,15 +30,13 @@ from __future__ import annotations
 import glob
 import os
 import re
-import sys
 import time
-import zipfile
 
 import gin
 import numpy as np
 
 from cfgrl_tf import errors
-from cfgrl_tf.data import ogbench_npz, spec
+from cfgrl_tf.data import ogbench_npz, single_task, spec
 from cfgrl_tf.envs import dmc_tasks
 
 REQUIRED_KEYS = ("observation", "action", "physics")
@@ -84,11 +82,7 @@ def read_episode(path: str) -> dict[str, np.ndarray]:
     Raises:
       DatasetError: naming the file and the key at fault.
     """
-    try:
-        with np.load(path) as file:
-            episode = {key: file[key] for key in file.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise errors.DatasetError(f"{path} is not a readable npz file: {e}") from None
+    episode = ogbench_npz.load_npz(path)
     missing = [key for key in REQUIRED_KEYS if key not in episode]
     if missing:
         raise errors.DatasetError(
@@ -244,17 +238,7 @@ def exorl_source(
         env.close()
     transitions = {key: np.concatenate([e[key] for e in episodes]) for key in episodes[0]}
     num_clipped = ogbench_npz.clip_or_refuse(transitions, clip_actions, folder)
-    rewards = transitions["rewards"]
-    if np.all(rewards == rewards[0]):
-        print(
-            f"warning: every reward of {folder} for {task} is {rewards[0]:g}, so a critic has "
-            "no signal to learn from",
-            file=sys.stderr,
-            flush=True,
-        )
-    num = len(rewards)
-    arrays = dict(transitions)
-    arrays["optimal"] = np.full(num, spec.NO_LABEL, np.int64)
+    single_task.warn_if_constant(transitions["rewards"], f"{folder} for {task}")
     source = {
         "name": f"exorl/{algorithm}/{task}",
         "env_name": task,
@@ -267,12 +251,5 @@ def exorl_source(
         "last_episode": os.path.basename(files[-1]),
         "num_clipped_action_values": num_clipped,
         "reward_rule": "r(s, a, s') = task.get_reward(physics of s'), ExORL's relabelling",
-        "reward_range": [float(rewards.min()), float(rewards.max())],
-        "statistics": {"observations": ogbench_npz.statistics(transitions["observations"])},
     }
-    return spec.SourceData(
-        arrays=arrays,
-        features=spec.transition_features(expected["observation"], expected["action"]),
-        source=source,
-        action_scale=1.0,
-    )
+    return single_task.source_data(transitions, source)

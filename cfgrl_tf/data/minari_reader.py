@@ -28,14 +28,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 
 import gin
 import h5py
 import numpy as np
 
 from cfgrl_tf import errors
-from cfgrl_tf.data import ogbench_npz, spec
+from cfgrl_tf.data import ogbench_npz, single_task, spec
 
 METADATA_FILE = "metadata.json"
 MAIN_DATA_FILE = "main_data.hdf5"
@@ -363,17 +362,7 @@ def minari_source(path: str = gin.REQUIRED, clip_actions: bool = True) -> spec.S
     transitions = {key: np.concatenate([e[key] for e in episodes]) for key in episodes[0]}
     transitions["actions"] = transitions["actions"] * np.float32(scale)
     num_clipped = ogbench_npz.clip_or_refuse(transitions, clip_actions, main_path)
-    rewards = transitions["rewards"]
-    if np.all(rewards == rewards[0]):
-        print(
-            f"warning: every reward of {main_path} is {rewards[0]:g}, so a critic has no signal "
-            "to learn from",
-            file=sys.stderr,
-            flush=True,
-        )
-    num = len(rewards)
-    arrays = dict(transitions)
-    arrays["optimal"] = np.full(num, spec.NO_LABEL, np.int64)
+    single_task.warn_if_constant(transitions["rewards"], main_path)
     dataset_id = metadata.get("dataset_id")
     if not isinstance(dataset_id, str) or not dataset_id:
         dataset_id = os.path.basename(os.path.dirname(folder) if folder != path else path)
@@ -392,16 +381,7 @@ def minari_source(path: str = gin.REQUIRED, clip_actions: bool = True) -> spec.S
             else {"low": action_space.get("low"), "high": action_space.get("high")}
         ),
         "num_clipped_action_values": num_clipped,
-        "reward_range": [float(rewards.min()), float(rewards.max())],
         "ref_min_score": metadata.get("ref_min_score"),
         "ref_max_score": metadata.get("ref_max_score"),
-        "statistics": {"observations": ogbench_npz.statistics(transitions["observations"])},
     }
-    return spec.SourceData(
-        arrays=arrays,
-        features=spec.transition_features(
-            transitions["observations"].shape[1], transitions["actions"].shape[1]
-        ),
-        source=source,
-        action_scale=scale,
-    )
+    return single_task.source_data(transitions, source, action_scale=scale)

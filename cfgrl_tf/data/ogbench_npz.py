@@ -50,6 +50,19 @@ def dataset_name_from_path(path: str) -> str:
     return name
 
 
+def load_npz(path: str) -> dict[str, np.ndarray]:
+    """Every array of an npz file, read into memory.
+
+    Raises:
+      DatasetError: the file cannot be read as an npz file (naming it).
+    """
+    try:
+        with np.load(path) as file:
+            return {key: file[key] for key in file.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise errors.DatasetError(f"{path} is not a readable npz file: {e}") from None
+
+
 def read_npz(path: str) -> dict[str, np.ndarray]:
     """Reads and checks an OGBench npz file: required keys, equal lengths, sane terminals.
 
@@ -59,11 +72,7 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     """
     if not os.path.isfile(path):
         raise errors.DatasetError(f"{path} does not exist")
-    try:
-        with np.load(path) as file:
-            arrays = {key: file[key] for key in file.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise errors.DatasetError(f"{path} is not a readable npz file: {e}") from None
+    arrays = load_npz(path)
     missing = [key for key in REQUIRED_KEYS if key not in arrays]
     if missing:
         raise errors.DatasetError(

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 
 import gin
 import numpy as np
 
 from cfgrl_tf import errors
-from cfgrl_tf.data import ogbench_generate, ogbench_npz, spec
+from cfgrl_tf.data import ogbench_generate, ogbench_npz, single_task, spec
 from cfgrl_tf.envs import ogbench_env
 
 # The info keys OGBench's relabelling reads, per environment kind.
@@ -142,22 +141,14 @@ def ogbench_singletask_source(
     finally:
         env.close()
     rewards, masks = labels["rewards"], labels["masks"]
-    if np.all(rewards == rewards[0]):
-        seen = "never solves the task" if rewards[0] < 0 else "is solved in every state"
-        print(
-            f"warning: every reward of {path} for {task_env_name} is {rewards[0]:g}: the data "
-            f"{seen}, so a critic has no signal to learn from",
-            file=sys.stderr,
-            flush=True,
-        )
-    num = len(rewards)
+    seen = "never solves the task" if rewards[0] < 0 else "is solved in every state"
+    single_task.warn_if_constant(rewards, f"{path} for {task_env_name}", f": the data {seen}")
     arrays = {
         key: transitions[key]
         for key in ("observations", "actions", "next_observations", "terminals")
     }
-    arrays["rewards"] = rewards.astype(np.float32)
-    arrays["masks"] = masks.astype(np.float32)
-    arrays["optimal"] = np.full(num, spec.NO_LABEL, np.int64)
+    arrays["rewards"] = rewards
+    arrays["masks"] = masks
     name = singletask_dataset_name(dataset_name, task_env_name)
     source = {
         "name": f"ogbench/{name}",
@@ -170,12 +161,5 @@ def ogbench_singletask_source(
         "num_trajectories": int(transitions["terminals"].sum()),
         "num_clipped_action_values": num_clipped,
         "success_fraction": float(np.mean(masks == 0.0)),
-        "reward_range": [float(rewards.min()), float(rewards.max())],
-        "statistics": {"observations": ogbench_npz.statistics(transitions["observations"])},
     }
-    return spec.SourceData(
-        arrays=arrays,
-        features=spec.transition_features(raw["observations"].shape[1], raw["actions"].shape[1]),
-        source=source,
-        action_scale=1.0,
-    )
+    return single_task.source_data(arrays, source)
