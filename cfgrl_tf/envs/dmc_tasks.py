@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -38,6 +37,7 @@ import numpy as np
 from dm_env import specs
 
 from cfgrl_tf import errors
+from cfgrl_tf.envs import mujoco_backend
 
 # Domain -> its tasks, in the paper's order.
 TASKS = {
@@ -118,11 +118,7 @@ def import_dm_control() -> Any:
                 f"DeepMind Control tasks need the dm_control package (1.0.x): {e}"
             ) from e
         except Exception as e:
-            # MUJOCO_GL=osmesa without libOSMesa fails inside `import mujoco`, not at render time.
-            raise errors.UserError(
-                f"importing MuJoCo failed with MUJOCO_GL={os.environ.get('MUJOCO_GL', '')!r} "
-                f"({type(e).__name__}: {e}); unset MUJOCO_GL or pick a backend that is installed"
-            ) from e
+            raise mujoco_backend.import_failed(e) from e
     return suite
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import os
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from cfgrl_tf import errors
+from cfgrl_tf.envs import mujoco_backend
 from cfgrl_tf.envs.rollout import StepFn
 
 # Building a manipulation env compiles its MJCF model: measured 0.86 s and 165 MB per cube-single
@@ -53,11 +53,7 @@ def import_ogbench():
                 f"OGBench evaluation needs the ogbench and gymnasium packages: {e}"
             ) from e
         except Exception as e:
-            # MUJOCO_GL=osmesa without libOSMesa fails inside `import mujoco`, not at render time.
-            raise errors.UserError(
-                f"importing MuJoCo failed with MUJOCO_GL={os.environ.get('MUJOCO_GL', '')!r} "
-                f"({type(e).__name__}: {e}); unset MUJOCO_GL or pick a backend that is installed"
-            ) from e
+            raise mujoco_backend.import_failed(e) from e
     return gymnasium
 
 
