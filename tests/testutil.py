@@ -78,3 +78,18 @@ def user_error(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def place_jaco_hand(env, position) -> None:
+    """Moves a jaco reach env's hand (tool centre point, pointing down) to `position` [3]."""
+    from dm_control.composer import initializers  # noqa: PLC0415
+    from dm_control.composer.variation import distributions  # noqa: PLC0415
+    from dm_control.manipulation.shared import workspaces  # noqa: PLC0415
+
+    place = initializers.ToolCenterPointInitializer(
+        env.task.hand,
+        env.task.arm,
+        position=distributions.Uniform(position, position),
+        quaternion=workspaces.DOWN_QUATERNION,
+    )
+    place(env.physics, np.random.RandomState(0))

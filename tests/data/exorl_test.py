@@ -9,7 +9,7 @@ import shutil
 
 import numpy as np
 import pytest
-from testutil import run_cli, user_error
+from testutil import place_jaco_hand, run_cli, user_error
 
 from cfgrl_tf import configurables, errors
 from cfgrl_tf.data import build, exorl, reader, spec
@@ -28,26 +28,12 @@ _COLLECT = {
 _JACO_START = (0.0, 0.09, 0.041)
 
 
-def _place_jaco_hand(env):
-    from dm_control.composer import initializers  # noqa: PLC0415
-    from dm_control.composer.variation import distributions  # noqa: PLC0415
-    from dm_control.manipulation.shared import workspaces  # noqa: PLC0415
-
-    place = initializers.ToolCenterPointInitializer(
-        env.task.hand,
-        env.task.arm,
-        position=distributions.Uniform(_JACO_START, _JACO_START),
-        quaternion=workspaces.DOWN_QUATERNION,
-    )
-    place(env.physics, np.random.RandomState(0))
-
-
 def _collect_episode(env, rng):
     """One episode in ExORL's layout (row 0: the reset step, zero action, reward 0) and the
     rewards the live environment returned at steps 1..T."""
     time_step = env.reset()
     if env.name.startswith("jaco"):
-        _place_jaco_hand(env)
+        place_jaco_hand(env, _JACO_START)
         time_step = env.step(np.zeros(env.action_spec().shape))  # observe the placed hand
     shape = env.action_spec().shape
     rows = {

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from testutil import REPO_ROOT
+from testutil import REPO_ROOT, place_jaco_hand
 
 from cfgrl_tf import errors
 from cfgrl_tf.envs import dmc_tasks
@@ -146,17 +146,7 @@ def test_run_backward_is_the_suites_cheetah_but_for_the_reward():
 
 
 def _jaco_state_with_hand_at(env, position):
-    from dm_control.composer import initializers  # noqa: PLC0415
-    from dm_control.composer.variation import distributions  # noqa: PLC0415
-    from dm_control.manipulation.shared import workspaces  # noqa: PLC0415
-
-    place = initializers.ToolCenterPointInitializer(
-        env.task.hand,
-        env.task.arm,
-        position=distributions.Uniform(position, position),
-        quaternion=workspaces.DOWN_QUATERNION,
-    )
-    place(env.physics, np.random.RandomState(0))
+    place_jaco_hand(env, position)
     env.physics.forward()
     np.testing.assert_allclose(env.task.tool_center_point(env.physics), position, atol=1e-3)
     return env.physics.get_state()
