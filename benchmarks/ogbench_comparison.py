@@ -44,11 +44,10 @@ def main() -> None:
     started = time.perf_counter()
     jobs = ogbench_jobs.plan(args)
     bindings = [
-        f"train.num_steps={args.num_steps}",
         f"OGBenchGoalSuite.episodes_per_task={args.eval_episodes}",
         *args.gin_bindings,
     ]
-    ogbench_jobs.train_all(jobs, "ogbench", bindings, args.parallel)
+    ogbench_jobs.train_all(jobs, "ogbench", args.num_steps, bindings, args.parallel)
     runs = {(d, a, s): r for d, a, s, _, r in jobs}
     header = (
         f"python benchmarks/ogbench_comparison.py --num_steps={args.num_steps} "

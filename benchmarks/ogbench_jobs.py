@@ -120,26 +120,27 @@ def prepare(
     return data_dir
 
 
-def finished(run_dir: str, bindings: Sequence[str]) -> bool:
-    """Whether the run was evaluated at its end and its last checkpoint is at the step the
-    `train.num_steps=N` binding asks for (or later)."""
+def finished(run_dir: str, num_steps: int) -> bool:
+    """Whether the run was evaluated at its end and its last checkpoint is at `num_steps` (or
+    later)."""
     if not os.path.exists(os.path.join(run_dir, "eval", "sweep.csv")):
         return False
-    wanted = [int(b.split("=", 1)[1]) for b in bindings if b.startswith("train.num_steps=")]
     folder = os.path.join(run_dir, "checkpoints")
     names = os.listdir(folder) if os.path.isdir(folder) else []
     steps = [int(n[5:-6]) for n in names if n.startswith("ckpt-") and n.endswith(".index")]
-    return not wanted or (bool(steps) and max(steps) >= wanted[-1])
+    return bool(steps) and max(steps) >= num_steps
 
 
-def train_all(jobs: Sequence[tuple], gin_dir: str, bindings: Sequence[str], parallel: int) -> None:
+def train_all(
+    jobs: Sequence[tuple], gin_dir: str, num_steps: int, bindings: Sequence[str], parallel: int
+) -> None:
     """Trains every (dataset, agent, seed, data_dir, run_dir) job, `parallel` at a time (one
     intra-op thread each when more than one), skipping runs already trained to the step asked
     for and evaluated there; a run trained to fewer steps resumes from its last checkpoint."""
 
     def train(job: tuple) -> tuple:
         _, agent, seed, data_dir, run_dir = job
-        if finished(run_dir, bindings):
+        if finished(run_dir, num_steps):
             return job, 0.0
         started = time.perf_counter()
         run(
@@ -149,6 +150,7 @@ def train_all(jobs: Sequence[tuple], gin_dir: str, bindings: Sequence[str], para
                 f"--root_dir={run_dir}",
                 f"--gin_bindings=train.dataset_dir='{data_dir}'",
                 f"--gin_bindings=train.seed={seed}",
+                f"--gin_bindings=train.num_steps={num_steps}",
                 *(f"--gin_bindings={b}" for b in bindings),
             ],
             os.path.join(run_dir, "log.txt"),

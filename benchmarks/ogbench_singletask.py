@@ -48,11 +48,10 @@ def main() -> None:
         source="ogbench_singletask_source",
     )
     bindings = [
-        f"train.num_steps={args.num_steps}",
         f"OGBenchTaskSuite.episodes={args.eval_episodes}",
         *args.gin_bindings,
     ]
-    ogbench_jobs.train_all(jobs, "ogbench_singletask", bindings, args.parallel)
+    ogbench_jobs.train_all(jobs, "ogbench_singletask", args.num_steps, bindings, args.parallel)
     runs = {(d, a, s): r for d, a, s, _, r in jobs}
     header = (
         f"python benchmarks/ogbench_singletask.py --datasets={args.datasets} "
