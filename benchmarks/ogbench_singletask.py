@@ -9,6 +9,9 @@ goes through the binaries a user runs; finished runs are reused when the command
 
   python benchmarks/ogbench_singletask.py                        # the results in benchmarks/results
   python benchmarks/ogbench_singletask.py --num_steps=100000     # the configs' full step count
+  python benchmarks/ogbench_singletask.py --seeds=1,2 \
+    --include_summary=benchmarks/results/ogbench_singletask_100k_seed0_summary.csv
+      # seeds 1 and 2 trained here, seed 0 read from an earlier one-seed summary
 
 Two runs train at a time (one per core), each with one intra-op thread.
 """
@@ -29,14 +32,21 @@ DATASETS = ("pointmaze-large-navigate-v0", "cube-single-play-v0")
 
 
 def main() -> None:
-    args = ogbench_jobs.parser(
+    flags = ogbench_jobs.parser(
         __doc__,
         "ogbench_singletask",
         datasets=DATASETS,
         agents=AGENTS,
         num_steps=100000,
         eval_episodes=50,
-    ).parse_args()
+    )
+    flags.add_argument(
+        "--include_summary",
+        default="",
+        help="an earlier one-seed <prefix>_summary.csv whose seed joins the runs' seeds (run "
+        "with the same code and flags; its seed must not be among --seeds)",
+    )
+    args = flags.parse_args()
 
     from cfgrl_tf.eval import task_summary  # noqa: PLC0415 - after sys.path is set.
 
@@ -58,10 +68,13 @@ def main() -> None:
         f"--num_steps={args.num_steps} --eval_episodes={args.eval_episodes} "
         f"--seeds={args.seeds} --episodes={args.episodes} --parallel={args.parallel}"
         + "".join(f" --gin_bindings={b}" for b in args.gin_bindings)
+        + (f" --include_summary={args.include_summary}" if args.include_summary else "")
         + "\n"
         f"wall time {time.perf_counter() - started:.0f}s on {os.cpu_count()} CPU cores\n"
     )
-    print(task_summary.summarize_task_runs(runs, args.out_dir, header=header), flush=True)
+    earlier = task_summary.read_summary(args.include_summary) if args.include_summary else None
+    text = task_summary.summarize_task_runs(runs, args.out_dir, header=header, earlier=earlier)
+    print(text, flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,16 @@ The whole method in one place:
   4. Actions are sampled with v = v_null + w * (v_optimal - v_null). w = 0 is the behaviour policy,
      w = 1 conditional BC, and w > 1 samples from pi(a | s) p(o | s, a)^w: a policy improvement
      whose size is chosen at test time, with no retraining.
+
+Step 3 has two forms (`objective`):
+  "label_dropout"  the paper's OGBench agent: the label o (1[A >= threshold]) conditions the flow,
+                   replaced by the null label with probability `label_dropout`.
+  "paired"         the paper's ExORL agent: no dropout; every sample trains the optimal-conditioned
+                   flow with weight 1[A > threshold] and the null flow with weight
+                   `null_loss_weight` (0.1), on the same noisy point:
+                   1[A > 0] |v - v(s, optimal)|^2 + 0.1 |v - v(s, null)|^2.
+                   The not-optimal label is never trained; only v(s, optimal) and v(s, null) are
+                   sampled, so guidance is unchanged.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ NOT_OPTIMAL_LABEL = 1
 OPTIMAL_LABEL = 2
 
 LABEL_SOURCES = ("critic", "dataset")
+OBJECTIVES = ("label_dropout", "paired")
 
 
 @gin.configurable
@@ -51,8 +62,11 @@ class CFGRLAgent(Agent):
       action_dim: size of the action.
       critic: the IQL critic (a fresh `IQLCritic()` with its gin bindings if None).
       hidden_dims: MLP widths of the vector field.
+      activation: hidden activation of the vector field (gelu; the ExORL agent's: mish).
+      layer_norm: LayerNorm in the vector field (the ExORL agent's; the OGBench agent has none).
       learning_rate: Adam learning rate of the flow.
       num_flow_steps: Euler steps when sampling.
+      discrete_times: train the flow at t on the Euler grid k / num_flow_steps (the ExORL agent).
       jit_sampler: compile the sampler's flow integration with XLA.
       ema_decay: sampling uses an exponential moving average of the flow weights with this
         decay per step (0: the online weights).
@@ -62,6 +76,8 @@ class CFGRLAgent(Agent):
         precomputed `optimal` feature, e.g. from `build_dataset.label_rule`; the critic is then
         still trained, for its metrics, but does not label).
       guidance_weights: the default evaluation sweep of w.
+      objective: "label_dropout" or "paired" (see the module docstring).
+      null_loss_weight: the weight of the null-label loss under the "paired" objective.
     """
 
     name = "cfgrl"
@@ -73,29 +89,50 @@ class CFGRLAgent(Agent):
         action_dim: int,
         critic: IQLCritic | None = None,
         hidden_dims: Sequence[int] = (256, 256, 256),
+        activation: str = "gelu",
+        layer_norm: bool = False,
         learning_rate: float = 3e-4,
         num_flow_steps: int = 16,
+        discrete_times: bool = False,
         jit_sampler: bool = True,
         ema_decay: float = 0.999,
         label_dropout: float = 0.1,
         optimality_threshold: float = 0.0,
         label_source: str = "critic",
         guidance_weights: Sequence[float] = DEFAULT_GUIDANCE_WEIGHTS,
+        objective: str = "label_dropout",
+        null_loss_weight: float = 0.1,
     ):
         super().__init__(observation_dim, action_dim)
         if label_source not in LABEL_SOURCES:
             raise ValueError(f"label_source={label_source!r}: expected one of {LABEL_SOURCES}")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective={objective!r}: expected one of {OBJECTIVES}")
         if not 0.0 <= label_dropout < 1.0:
             raise ValueError(f"label_dropout={label_dropout}: expected a probability in [0, 1)")
+        if not null_loss_weight > 0.0:
+            raise ValueError(
+                f"null_loss_weight={null_loss_weight}: expected a positive weight (without the "
+                "null loss there is no unconditional flow to guide from)"
+            )
+        self.objective = objective
+        self.null_loss_weight = float(null_loss_weight)
         self.critic = critic if critic is not None else IQLCritic()
         self.jit_sampler = bool(jit_sampler)
         self.label_dropout = float(label_dropout)
         self.optimality_threshold = float(optimality_threshold)
         self.label_source = label_source
         self.guidance_weights = tuple(float(w) for w in guidance_weights)
-        self.generative = FlowMatching(num_flow_steps)
+        self.generative = FlowMatching(num_flow_steps, discrete_times=discrete_times)
         self.flow = EMANetwork(
-            lambda name: ConditionalVectorField(action_dim, hidden_dims, num_labels=2, name=name),
+            lambda name: ConditionalVectorField(
+                action_dim,
+                hidden_dims,
+                num_labels=2,
+                activation=activation,
+                layer_norm=layer_norm,
+                name=name,
+            ),
             ema_decay,
         )
         self.vector_field = self.flow.online
@@ -123,26 +160,27 @@ class CFGRLAgent(Agent):
 
     # 1-2. The critic, and the optimality variable o of each transition.
     def optimality(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
-        """The boolean optimality variable o of each transition: [B]."""
+        """The boolean optimality variable o of each transition: [B]. From the critic it is
+        1[A >= threshold] ("label_dropout") or 1[A > threshold] ("paired"), as the reference
+        agents have it."""
         if self.label_source == "dataset":
             return tf.equal(batch["optimal"], 1)
-        return self.critic.advantages(batch) >= self.optimality_threshold
+        advantages = self.critic.advantages(batch)
+        if self.objective == "paired":
+            return advantages > self.optimality_threshold
+        return advantages >= self.optimality_threshold
 
-    # 3. Flow matching on pi(a | s, o), o dropped to the null label 10% of the time.
+    # 3. Flow matching on pi(a | s, o), o dropped to the null label 10% of the time (or, "paired",
+    # the optimal and the null flow trained on every sample).
     def train_step(self, batch, seed, global_batch_size):
         metrics = self.critic.train_step(batch, global_batch_size)
         optimal = self.optimality(batch)
         drop_seed, flow_seed = split_seed(seed, 2)
-        keep = tf.random.stateless_uniform(tf.shape(optimal), seed=drop_seed) >= self.label_dropout
-        context = {
-            "observations": batch["observations"],
-            "labels": tf.where(optimal, OPTIMAL_LABEL, NOT_OPTIMAL_LABEL),
-            "condition_mask": tf.cast(keep, tf.float32),
-        }
         with tf.GradientTape() as tape:
-            per_example = self.generative.loss(
-                self.flow.online, context, batch["actions"], flow_seed
-            )
+            if self.objective == "paired":
+                per_example = self._paired_loss(batch, optimal, flow_seed)
+            else:
+                per_example = self._label_dropout_loss(batch, optimal, drop_seed, flow_seed)
             loss = average(per_example, global_batch_size)
         grad_norm = apply_gradients(
             self.actor_optimizer, tape, loss, self.flow.online.trainable_variables
@@ -151,6 +189,32 @@ class CFGRLAgent(Agent):
         metrics["actor/grad_norm"] = replica_mean(grad_norm)
         metrics["actor/optimal_fraction"] = average(tf.cast(optimal, tf.float32), global_batch_size)
         return metrics
+
+    def _label_dropout_loss(self, batch, optimal, drop_seed, flow_seed) -> tf.Tensor:
+        keep = tf.random.stateless_uniform(tf.shape(optimal), seed=drop_seed) >= self.label_dropout
+        context = {
+            "observations": batch["observations"],
+            "labels": tf.where(optimal, OPTIMAL_LABEL, NOT_OPTIMAL_LABEL),
+            "condition_mask": tf.cast(keep, tf.float32),
+        }
+        return self.generative.loss(self.flow.online, context, batch["actions"], flow_seed)
+
+    def _paired_loss(self, batch, optimal, flow_seed) -> tf.Tensor:
+        ones = tf.ones(tf.shape(optimal))
+        labels = tf.fill(tf.shape(optimal), OPTIMAL_LABEL)
+        observations = batch["observations"]
+        conditioned, null = tf.unstack(
+            self.generative.losses(
+                self.flow.online,
+                [
+                    {"observations": observations, "labels": labels, "condition_mask": ones},
+                    {"observations": observations, "labels": labels, "condition_mask": 0 * ones},
+                ],
+                batch["actions"],
+                flow_seed,
+            )
+        )
+        return tf.cast(optimal, tf.float32) * conditioned + self.null_loss_weight * null
 
     def update_targets(self) -> None:
         self.critic.update_targets()

@@ -30,8 +30,10 @@ class IQLCritic(tf.Module):
       learning_rate: Adam learning rate of both networks.
       target_update_rate: Polyak rate of the target Q network.
       advantage_from: which Q the advantage A = min Q(s, a) - V(s) reads: "target" (the Polyak
-        average; the bandits' setting) or "online" (the reference CFGRL agent on OGBench
-        single-task).
+        average; the bandits' and the paper's ExORL setting) or "online" (the reference CFGRL
+        agent on OGBench single-task).
+      activation: hidden activation of V and Q (gelu; the paper's ExORL critic uses mish). Both
+        have LayerNorm after every hidden layer.
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class IQLCritic(tf.Module):
         learning_rate: float = 3e-4,
         target_update_rate: float = 0.005,
         advantage_from: str = "target",
+        activation: str = "gelu",
     ):
         super().__init__(name="iql_critic")
         if advantage_from not in ADVANTAGE_SOURCES:
@@ -52,9 +55,9 @@ class IQLCritic(tf.Module):
         self.discount = float(discount)
         self.expectile = float(expectile)
         self.target_update_rate = float(target_update_rate)
-        self.value = ValueNetwork(hidden_dims, name="value")
-        self.q = TwinQNetwork(hidden_dims, name="q")
-        self.target_q = TwinQNetwork(hidden_dims, name="target_q")
+        self.value = ValueNetwork(hidden_dims, activation, name="value")
+        self.q = TwinQNetwork(hidden_dims, activation, name="q")
+        self.target_q = TwinQNetwork(hidden_dims, activation, name="target_q")
         self.value_optimizer = keras.optimizers.Adam(learning_rate)
         self.q_optimizer = keras.optimizers.Adam(learning_rate)
 

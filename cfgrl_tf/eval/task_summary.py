@@ -38,6 +38,49 @@ def aggregate(runs: Mapping[tuple[str, str, int], str]) -> dict:
     return table
 
 
+def read_summary(path: str) -> dict:
+    """The per-seed results of an earlier one-seed summary (`<prefix>_summary.csv`), in the form
+    `aggregate` returns, so that runs whose folders are gone still count as a seed.
+
+    Raises:
+      UserError: a missing file, or a row of several seeds (its per-seed returns are not kept).
+    """
+    if not os.path.isfile(path):
+        raise UserError(f"summary {path} does not exist")
+    table: dict = {}
+    for i, row in enumerate(report.read_csv(path)):
+        if int(row["seeds"]) != 1:
+            raise UserError(
+                f"{path} row {i + 2} ({row['dataset']}, {row['agent']}) holds {row['seeds']} "
+                "seeds; only a one-seed summary keeps each seed's return"
+            )
+        result = (float(row["success_mean"]), float(row["return_mean"]))
+        agents = table.setdefault(row["dataset"], {})
+        agents.setdefault(row["agent"], {}).setdefault(float(row["value"]), []).append(result)
+    return table
+
+
+def merge(first: dict, second: dict) -> dict:
+    """Two `aggregate` tables as one, `first`'s seeds before `second`'s at every knob value.
+
+    Raises:
+      UserError: an agent whose knob values differ between the two.
+    """
+    out: dict = {}
+    for table in (first, second):
+        for dataset, agents in table.items():
+            for agent, sweep in agents.items():
+                mine = out.setdefault(dataset, {}).setdefault(agent, {})
+                if mine and set(mine) != set(sweep):
+                    raise UserError(
+                        f"{dataset} {agent}: knob values {sorted(mine)} and {sorted(sweep)} "
+                        "differ; the runs are not the same experiment"
+                    )
+                for value, results in sweep.items():
+                    mine.setdefault(value, []).extend(results)
+    return out
+
+
 def _best(sweep: dict, keep=lambda value: True) -> tuple[float, float, float] | None:
     means = {v: seed_stats([s for s, _ in r]) for v, r in sweep.items() if keep(v)}
     if not means:
@@ -70,6 +113,7 @@ def summarize_task_runs(
     out_dir: str,
     prefix: str = "ogbench_singletask",
     header: str = "",
+    earlier: Mapping | None = None,
 ) -> str:
     """Writes `<prefix>_summary.txt/.csv` and `<prefix>_<dataset>.png`; returns the text.
 
@@ -79,9 +123,10 @@ def summarize_task_runs(
       out_dir: where the files go.
       prefix: file name prefix.
       header: lines put before the tables (the command that made them).
+      earlier: seeds from elsewhere (`read_summary`), counted before the runs' own.
     """
     lines, csv_rows = [], []
-    for dataset, agents in aggregate(runs).items():
+    for dataset, agents in merge(earlier or {}, aggregate(runs)).items():
         lines.append(
             f"{dataset}: success (and mean return) per knob value, mean over seeds (sd across "
             "seeds); CFGRL's knob is w, IQL+AWR's the temperature t"

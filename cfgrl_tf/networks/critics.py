@@ -12,18 +12,30 @@ from cfgrl_tf.networks.mlp import MLP
 
 @keras.saving.register_keras_serializable(package="cfgrl_tf")
 class ValueNetwork(keras.Model):
-    """V(s): takes {"observations": [B, obs_dim]} and returns [B]."""
+    """V(s): takes {"observations": [B, obs_dim]} and returns [B].
 
-    def __init__(self, hidden_dims: Sequence[int] = (256, 256, 256), **kwargs):
+    Args:
+      hidden_dims: MLP widths.
+      activation: hidden activation (IQL's: gelu; the paper's ExORL critic: mish).
+    """
+
+    def __init__(
+        self, hidden_dims: Sequence[int] = (256, 256, 256), activation: str = "gelu", **kwargs
+    ):
         super().__init__(**kwargs)
         self.hidden_dims = tuple(int(d) for d in hidden_dims)
-        self.mlp = MLP(self.hidden_dims, 1, layer_norm=True, name="mlp")
+        self.activation = activation
+        self.mlp = MLP(self.hidden_dims, 1, activation=activation, layer_norm=True, name="mlp")
 
     def call(self, inputs: dict) -> tf.Tensor:
         return tf.squeeze(self.mlp(inputs["observations"]), axis=-1)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "hidden_dims": list(self.hidden_dims)}
+        return {
+            **super().get_config(),
+            "hidden_dims": list(self.hidden_dims),
+            "activation": self.activation,
+        }
 
 
 @keras.saving.register_keras_serializable(package="cfgrl_tf")

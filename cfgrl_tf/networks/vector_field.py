@@ -49,6 +49,8 @@ class ConditionalVectorField(keras.Model):
         cycles over [0, 1]) join the raw t. A plain MLP fed only t learns sharply multimodal
         velocity fields slowly; the features make the CPU-scale runs converge in minutes.
       activation: hidden activation.
+      layer_norm: LayerNorm after each hidden layer (the paper's ExORL actor; its OGBench actor
+        has none).
     """
 
     def __init__(
@@ -59,9 +61,11 @@ class ConditionalVectorField(keras.Model):
         label_embedding_dim: int = 32,
         num_time_frequencies: int = 8,
         activation: str = "gelu",
+        layer_norm: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.layer_norm = bool(layer_norm)
         self.num_time_frequencies = int(num_time_frequencies)
         self.action_dim = int(action_dim)
         self.hidden_dims = tuple(int(d) for d in hidden_dims)
@@ -73,7 +77,13 @@ class ConditionalVectorField(keras.Model):
             self.label_embedding = keras.layers.Embedding(
                 self.num_labels + 1, self.label_embedding_dim, name="label_embedding"
             )
-        self.mlp = MLP(self.hidden_dims, self.action_dim, activation=activation, name="mlp")
+        self.mlp = MLP(
+            self.hidden_dims,
+            self.action_dim,
+            activation=activation,
+            layer_norm=self.layer_norm,
+            name="mlp",
+        )
 
     @property
     def conditional(self) -> bool:
@@ -100,4 +110,5 @@ class ConditionalVectorField(keras.Model):
             "label_embedding_dim": self.label_embedding_dim,
             "num_time_frequencies": self.num_time_frequencies,
             "activation": self.activation,
+            "layer_norm": self.layer_norm,
         }

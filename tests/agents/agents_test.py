@@ -205,6 +205,50 @@ def test_cfgrl_label_dropout(monkeypatch):
     np.testing.assert_array_equal(labels, np.where(optimal == 1, 2, 1))
 
 
+def test_cfgrl_paired_objective_is_the_exorl_loss():
+    # 1[A > 0] |v - v(s, optimal)|^2 + 0.1 |v - v(s, null)|^2 on every sample, no dropout.
+    optimal = np.array([1, 0, 1, 0, 0, 1, 1, 0])
+    batch = _bandit_batch(8, optimal=optimal, random_observations=True)
+    agent = _make("cfgrl", label_source="dataset", objective="paired", null_loss_weight=0.1)
+    observations = batch["observations"]
+    conditioned, null = agent.generative.losses(
+        agent.flow.online,
+        [
+            {
+                "observations": observations,
+                "labels": tf.fill([8], 2),
+                "condition_mask": tf.ones([8]),
+            },
+            {
+                "observations": observations,
+                "labels": tf.fill([8], 1),
+                "condition_mask": tf.zeros([8]),
+            },
+        ],
+        batch["actions"],
+        split_seed(SEED, 2)[1],
+    ).numpy()
+    assert np.all(np.abs(conditioned - null) > 1e-6)  # the label changes the field's output
+    expected = np.mean(optimal * conditioned + 0.1 * null)
+    metrics = agent.train_step(batch, SEED, global_batch_size=8)
+    np.testing.assert_allclose(metrics["actor/flow_loss"].numpy(), expected, rtol=1e-5)
+
+
+def test_cfgrl_paired_labels_from_the_critic_are_strictly_positive_advantages():
+    batch = _bandit_batch(64)
+    dropout = _make("cfgrl")
+    advantages = dropout.critic.advantages(batch).numpy()
+    threshold = float(advantages[0])
+    for objective, expected in (
+        ("label_dropout", advantages >= threshold),
+        ("paired", advantages > threshold),
+    ):
+        agent = _make("cfgrl", objective=objective, optimality_threshold=threshold)
+        agent.critic = dropout.critic
+        np.testing.assert_array_equal(agent.optimality(batch).numpy(), expected)
+    assert (advantages >= threshold)[0] and not (advantages > threshold)[0]
+
+
 def test_cfgrl_samples_with_a_guidance_weight_per_row():
     agent = _make("cfgrl", num_flow_steps=8)
     sample = tf.function(lambda obs, w, seed: agent.sample_actions({"observations": obs}, w, seed))
@@ -313,6 +357,8 @@ def test_iql_advantage_reads_the_q_it_is_told_to():
         (lambda: CFGRLAgent(OBS, ACT, label_source="labels"), "label_source"),
         (lambda: CFGRLAgent(OBS, ACT, label_dropout=1.0), "label_dropout"),
         (lambda: CFGRLAgent(OBS, ACT, label_dropout=-0.1), "label_dropout"),
+        (lambda: CFGRLAgent(OBS, ACT, objective="awr"), "objective"),
+        (lambda: CFGRLAgent(OBS, ACT, objective="paired", null_loss_weight=0.0), "null_loss"),
         (lambda: IQLAWRAgent(OBS, ACT, temperatures=()), "temperatures"),
     ],
 )

@@ -55,3 +55,30 @@ def test_a_run_of_another_suite_is_refused(tmp_path):
     report.write_csv([{"value": 1.0, "reward": 0.5}], os.path.join(run_dir, "eval", "sweep.csv"))
     with pytest.raises(UserError, match="is not a single-task evaluation"):
         task_summary.run_success(run_dir)
+
+
+def test_an_earlier_one_seed_summary_counts_as_a_seed(tmp_path):
+    sweeps = {
+        0: ({1.0: 0.5, 1.5: 0.8}, {1.0: 0.2, 10.0: 0.6}),
+        1: ({1.0: 0.52, 1.5: 0.84}, {1.0: 0.3, 10.0: 0.5}),
+        2: ({1.0: 0.46, 1.5: 0.78}, {1.0: 0.1, 10.0: 0.7}),
+    }
+    runs = {}
+    for seed, (cfgrl, awr) in sweeps.items():
+        runs[("maze", "cfgrl", seed)] = _run(tmp_path, "cfgrl", seed, cfgrl)
+        runs[("maze", "iql_awr", seed)] = _run(tmp_path, "iql_awr", seed, awr)
+    everything = task_summary.summarize_task_runs(runs, str(tmp_path / "all"))
+    seed0 = {k: v for k, v in runs.items() if k[2] == 0}
+    task_summary.summarize_task_runs(seed0, str(tmp_path / "seed0"))
+    earlier = task_summary.read_summary(str(tmp_path / "seed0" / "ogbench_singletask_summary.csv"))
+    later = {k: v for k, v in runs.items() if k[2] != 0}
+    merged = task_summary.summarize_task_runs(later, str(tmp_path / "merged"), earlier=earlier)
+    assert merged.replace("/merged/", "/all/") == everything
+    assert "(per seed: +0.300, +0.320, +0.320)" in merged  # seed 0's pairing comes first
+
+    three_seeds = str(tmp_path / "all" / "ogbench_singletask_summary.csv")
+    with pytest.raises(UserError, match="holds 3 seeds"):
+        task_summary.read_summary(three_seeds)
+    other = {("maze", "cfgrl", 1): _run(tmp_path / "other", "cfgrl", 1, {2.0: 0.5})}
+    with pytest.raises(UserError, match="knob values"):
+        task_summary.summarize_task_runs(other, str(tmp_path / "x"), earlier=earlier)

@@ -269,3 +269,53 @@ def test_euler_integration_and_clipping():
     assert pushed.min() >= -1.0 and pushed.max() <= 1.0
     np.testing.assert_allclose(pushed, np.clip(noise + 3.0, -1.0, 1.0), atol=1e-5)
     assert np.mean(pushed == 1.0) > 0.9
+
+
+class _RecordingField:
+    """A stand-in network: records its inputs and predicts a zero velocity."""
+
+    action_dim = 2
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, inputs):
+        self.calls.append({k: np.asarray(v) for k, v in inputs.items()})
+        return tf.zeros_like(inputs["noisy_actions"])
+
+
+def test_losses_under_several_contexts_share_one_noisy_path_and_one_call():
+    field = _RecordingField()
+    targets = tf.constant(np.random.default_rng(0).uniform(-1, 1, (5, 2)), tf.float32)
+    contexts = [
+        {"observations": tf.zeros([5, 1]), "condition_mask": tf.ones([5])},
+        {"observations": tf.zeros([5, 1]), "condition_mask": tf.zeros([5])},
+    ]
+    seed = tf.constant([3, 4], tf.int64)
+    losses = FlowMatching(8).losses(field, contexts, targets, seed).numpy()
+    assert losses.shape == (2, 5) and len(field.calls) == 1
+    (inputs,) = field.calls
+    np.testing.assert_array_equal(inputs["condition_mask"], [1] * 5 + [0] * 5)
+    np.testing.assert_array_equal(inputs["noisy_actions"][:5], inputs["noisy_actions"][5:])
+    np.testing.assert_array_equal(inputs["times"][:5], inputs["times"][5:])
+    # A zero velocity's loss is |target - noise|^2, the same under both contexts...
+    np.testing.assert_array_equal(losses[0], losses[1])
+    # ...and `loss` is the one-context case, with the same path for the same seed.
+    single = FlowMatching(8).loss(field, contexts[0], targets, seed).numpy()
+    np.testing.assert_allclose(single, losses[0], rtol=1e-6)
+    assert np.all(losses > 0)
+
+
+def test_discrete_times_train_on_the_euler_grid():
+    targets = tf.zeros([4000, 2])
+    context = {"observations": tf.zeros([4000, 1])}
+    seed = tf.constant([1, 2], tf.int64)
+    grid, uniform = _RecordingField(), _RecordingField()
+    FlowMatching(4, discrete_times=True).loss(grid, context, targets, seed)
+    FlowMatching(4).loss(uniform, context, targets, seed)
+    times = grid.calls[0]["times"]
+    np.testing.assert_array_equal(np.unique(times), [0.0, 0.25, 0.5, 0.75])
+    # Each grid point equally often (4000 draws: 3 sigma of a count is about 82).
+    assert np.all(np.abs(np.bincount((times * 4).astype(int)) - 1000) < 100)
+    # The grid time is the uniform draw's floor: the same draw, quantised.
+    np.testing.assert_allclose(times, np.floor(uniform.calls[0]["times"] * 4) / 4)
