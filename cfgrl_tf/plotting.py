@@ -1,4 +1,4 @@
-"""Figures of evaluations: bandit actions over the dataset, reward or success against w.
+"""Figures of evaluations: bandit actions over the dataset, reward, success or return against w.
 
 Figures are drawn on the Agg canvas directly (`matplotlib.figure.Figure`), not through pyplot: no
 display is needed, and importing this module does not switch the backend of a user's notebook or
@@ -167,6 +167,45 @@ def plot_success_vs_param(
         UserError: nothing to plot, a curve with no points, or a point that is not a
             (value, mean, se) triple.
     """
+    return plot_mean_vs_param(
+        curves,
+        path,
+        title,
+        param_name=param_name,
+        ylabel="success rate",
+        ylim=(-0.03, 1.03),
+        reference_lines=reference_lines,
+    )
+
+
+def plot_mean_vs_param(
+    curves: Mapping[str, Sequence[tuple[float, float, float]]],
+    path: str,
+    title: str,
+    *,
+    param_name: str,
+    ylabel: str,
+    ylim: tuple[float, float] | None = None,
+    reference_lines: Mapping[str, float] | None = None,
+) -> str:
+    """A mean (success, episode return...) against a swept setting, with a +-1 standard error
+    band per agent: `plot_success_vs_param` with any y axis.
+
+    Args:
+        curves: {agent: [(value, mean, standard error), ...]}, as in `plot_success_vs_param`.
+        path: the PNG to write.
+        title: the figure title.
+        param_name: the x-axis label.
+        ylabel: the y-axis label.
+        ylim: the y-axis range (None: fitted to the data).
+        reference_lines: optional {agent: mean} drawn as dashed horizontal lines.
+
+    Returns:
+        `path`.
+
+    Raises:
+        UserError: as `plot_success_vs_param`.
+    """
     if not curves and not reference_lines:
         raise errors.UserError(f"nothing to plot in {path}: no curves and no reference lines")
     fig = _figure(width=6.4, height=4.2)
@@ -191,10 +230,11 @@ def plot_success_vs_param(
     for j, (label, y) in enumerate((reference_lines or {}).items()):
         colour = f"C{(len(curves) + j) % 10}"
         ax.axhline(float(y), linestyle="--", linewidth=1.2, color=colour, label=label)
-    ax.set_ylim(-0.03, 1.03)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_title(title)
     ax.set_xlabel(param_name)
-    ax.set_ylabel("success rate")
+    ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)

@@ -143,9 +143,21 @@ def test_agent_file_trains_and_evaluates(path, tiny_bandit_dir, tmp_path):
     assert all(np.isfinite(r["reward"]) and 0.0 <= r["near_data"] <= 1.0 for r in rows)
 
 
+# Each overlay's scale; gin/paper_size.gin scales every agent file, a folder's own overlay (the
+# ExORL agents' 3x512) the files of its folder.
+_PAPER_SIZES = {"paper_size.gin": (512,) * 4, "exorl/paper_size.gin": (512,) * 3}
+
+
+def test_every_overlay_has_its_scale():
+    assert set(map(_rel, _OVERLAYS)) == set(_PAPER_SIZES)
+
+
 @pytest.mark.parametrize("path", _OVERLAYS, ids=_rel)
 def test_paper_size_overlay_scales_every_agent(path):
-    for agent_file in _AGENT_FILES:
+    folder = os.path.dirname(_rel(path))
+    agent_files = [p for p in _AGENT_FILES if _rel(p).startswith(folder)]
+    assert agent_files
+    for agent_file in agent_files:
         gin.clear_config()
         common.parse_gin([_rel(agent_file), _rel(path)], ["train.dataset_dir = 'unused'"])
         assert gin.query_parameter("train.batch_size") == 1024
@@ -158,7 +170,7 @@ def test_paper_size_overlay_scales_every_agent(path):
             for net in agent.networks().values()
             if hasattr(net, "hidden_dims")
         }
-        assert sizes == {(512, 512, 512, 512)}, (agent_file, sizes)
+        assert sizes == {_PAPER_SIZES[_rel(path)]}, (agent_file, sizes)
 
 
 @pytest.mark.parametrize("path", _BANDIT_FILES + _GOAL_FILES + _TASK_FILES, ids=_rel)

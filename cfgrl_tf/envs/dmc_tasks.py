@@ -141,6 +141,12 @@ class DMCEnv(dm_env.Environment):
         self._observation_spec = specs.Array((size,), np.float32, "observations")
 
     @property
+    def environment(self) -> Any:
+        """The dm_control environment this one wraps (a `control.Environment`, or for jaco a
+        `composer.Environment`)."""
+        return self._raw
+
+    @property
     def physics(self) -> Any:
         return self._raw.physics
 

@@ -267,6 +267,13 @@ def check_count(name: str, value: Any) -> None:
         raise errors.UserError(f"{name} must be a positive integer, got {value!r}")
 
 
+def check_seed(seed: Any) -> int:
+    """`seed` as an int; raises a UserError unless it is a non-negative integer (not a bool)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise errors.UserError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 def _keep(recordings: list[Recording], recording: Recording | None) -> None:
     if recording is not None:
         recordings.append(recording)

@@ -14,8 +14,6 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from cfgrl_tf import errors, sweep
 from cfgrl_tf.envs import lockstep, ogbench_env, videos
 from cfgrl_tf.envs.rollout import Rollout, make_rollouts
@@ -109,8 +107,7 @@ def check_settings(
     """
     values = sweep.check_values(sweep_values, "sweep_values")
     lockstep.check_count("episodes_per_task", episodes_per_task)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise errors.UserError(f"seed must be a non-negative integer, got {seed!r}")
+    lockstep.check_seed(seed)
     if max_episode_steps is not None:
         lockstep.check_count("max_episode_steps", max_episode_steps)
     lockstep.check_count("video_frame_skip", video_frame_skip)

@@ -1,0 +1,98 @@
+"""The DeepMind Control suite: a task's episode return over the knob, every rollout in lockstep.
+
+Evaluates the datasets converted from ExORL (`cfgrl_tf.data.exorl`, sources "exorl/<algorithm>/
+<task>") on their task, built as ExORL builds it (`envs/dmc_tasks.py`). Every (episode, knob
+value) rollout runs side by side with one compiled policy call per environment step
+(`envs/dmc_eval.py`), the same start at every knob value, for the task's full 1000 steps (250 for
+jaco). The score is the return, the sum of the task's rewards (in [0, 1] per step), as ExORL and
+the paper report it. Prints the table (return, its standard error, min, max per w or
+temperature) and writes `eval/sweep.csv`, `eval/episodes.csv`, TensorBoard scalars and
+`eval/return.png`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+import gin
+
+from cfgrl_tf.envs import dmc_eval
+from cfgrl_tf.eval import report, returns, suites
+from cfgrl_tf.policy import Policy
+
+
+@gin.configurable
+class DMCSuite(suites.Suite):
+    """The return of a policy on its dataset's DeepMind Control task, over its knob.
+
+    Args:
+      episodes: episodes, each run at every knob value from the same start.
+      sweep_values: knob values instead of the policy's default sweep.
+      seed: sets the episodes' starts (the same for every knob value) and the policy noise.
+      max_episode_steps: ends episodes sooner than the task's time limit (for quick checks:
+        returns are then not comparable with ExORL's).
+      plot: write `eval/return.png`.
+    """
+
+    inputs = ("observations",)
+    score_metric = "return"
+    knob_column = "sweep_value"
+
+    def __init__(
+        self,
+        episodes: int = 10,
+        sweep_values: Sequence[float] | None = None,
+        seed: int = 0,
+        max_episode_steps: int | None = None,
+        plot: bool = True,
+    ):
+        self.episodes = episodes
+        self.sweep_values = sweep_values
+        self.seed = seed
+        self.max_episode_steps = max_episode_steps
+        self.plot = plot
+
+    def evaluate(self, policy: Policy, data, root_dir, step, *, out_dir=None):
+        sweep = policy.sweep.with_values(self.sweep_values, policy.name)
+        task = task_name(data.info.source)
+        started = time.perf_counter()
+        results = dmc_eval.evaluate_lockstep(
+            task,
+            policy.numpy_sampler(),
+            sweep_values=sweep.values,
+            episodes=self.episodes,
+            seed=self.seed,
+            max_episode_steps=self.max_episode_steps,
+        )
+        elapsed = time.perf_counter() - started
+        rows = returns.summarize(results, task)
+        out = out_dir or report.eval_dir(root_dir)
+        report.write_csv(rows, os.path.join(out, "sweep.csv"))
+        report.write_csv(returns.episode_rows(results, task), os.path.join(out, "episodes.csv"))
+        scalars = {f"{sweep.knob.tag_prefix(r['sweep_value'])}/return": r["return"] for r in rows}
+        report.log_scalars(report.eval_dir(root_dir), step, scalars)
+        print(
+            f"\n{policy.name} on {task} at step {step}: {self.episodes} episodes per "
+            f"{sweep.knob.label} ({len(results)} rollouts in {elapsed:.0f}s)",
+            flush=True,
+        )
+        print(returns.format_table(rows, sweep.knob.tag or "-"), flush=True)
+        print(f"Wrote {os.path.join(out, 'sweep.csv')}", flush=True)
+        if self.plot:
+            title = f"{policy.name} on {task} (step {step})"
+            path = returns.plot_return(
+                rows, sweep.knob, policy.name, os.path.join(out, returns.RETURN_FILE), title
+            )
+            print(f"Wrote {path}", flush=True)
+        return rows
+
+
+def task_name(source: dict) -> str:
+    """The task of an ExORL dataset's source: its `env_name` ("walker_walk"), or the last part of
+    its name ("exorl/rnd/walker_walk") for a source that has none."""
+    return source.get("env_name") or source.get("name", "").rsplit("/", 1)[-1]
+
+
+suites.register("exorl/", DMCSuite)

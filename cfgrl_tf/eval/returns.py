@@ -1,0 +1,97 @@
+"""What a return-scored suite reports: the mean return per knob value, its spread, a plot.
+
+Tasks without a success flag (DeepMind Control, Gymnasium MuJoCo) score an episode by its
+return. `summarize` turns their `EpisodeResult`s into one row per knob value (mean, standard
+error, min, max, length), `format_table` prints them, `episode_rows` gives the per-episode CSV and
+`plot_return` draws the return against the knob.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cfgrl_tf import plotting
+from cfgrl_tf.envs import episodes
+from cfgrl_tf.envs.episodes import EpisodeResult
+from cfgrl_tf.sweep import Knob
+
+RETURN_FILE = "return.png"
+
+
+def summarize(results: Sequence[EpisodeResult], task: str) -> list[dict[str, Any]]:
+    """One row per knob value, in order of first appearance: the mean return, its standard error
+    (sample standard deviation / sqrt(episodes); NaN for a single episode), the lowest and
+    highest return, the episodes and their mean length."""
+    by_value: dict[float, list[EpisodeResult]] = {}
+    for r in results:
+        by_value.setdefault(float(r.sweep_value), []).append(r)
+    rows = []
+    for value, group in by_value.items():
+        returns = np.array([r.episode_return for r in group], np.float64)
+        n = len(returns)
+        rows.append(
+            {
+                "sweep_value": value,
+                "task_id": task,
+                "return": float(returns.mean()),
+                "return_se": float(returns.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+                "return_min": float(returns.min()),
+                "return_max": float(returns.max()),
+                "episodes": n,
+                "length": float(np.mean([r.length for r in group])),
+            }
+        )
+    return rows
+
+
+def episode_rows(results: Sequence[EpisodeResult], task: str) -> list[dict[str, Any]]:
+    """`episodes.episode_rows` with the task's name, and without the success these tasks lack."""
+    rows = episodes.episode_rows(results)
+    for row in rows:
+        row["task_id"] = task
+        del row["success"]
+    return rows
+
+
+def format_table(rows: Sequence[dict], param_name: str) -> str:
+    """One line per knob value: mean return, its standard error, min, max, length, episodes."""
+    header = [param_name, "return", "se", "min", "max", "length", "episodes"]
+    lines = [
+        [
+            f"{r['sweep_value']:g}",
+            f"{r['return']:.1f}",
+            f"{r['return_se']:.1f}",
+            f"{r['return_min']:.1f}",
+            f"{r['return_max']:.1f}",
+            f"{r['length']:.0f}",
+            str(r["episodes"]),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    out = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    out.append("  ".join("-" * w for w in widths))
+    out.extend("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
+    return "\n".join(out) + "\n"
+
+
+def plot_return(rows: Sequence[dict], knob: Knob, agent: str, path: str, title: str) -> str:
+    """Writes the mean return (+-1 standard error) against the knob; a policy without a knob is
+    one dashed line."""
+    curve = [(r["sweep_value"], r["return"], r["return_se"]) for r in rows]
+    if knob.tag:
+        curves, reference = {agent: curve}, None
+    else:
+        curves, reference = {}, {agent: curve[0][1]}
+    return plotting.plot_mean_vs_param(
+        curves,
+        path,
+        title,
+        param_name=knob.label,
+        ylabel="episode return",
+        reference_lines=reference,
+    )
