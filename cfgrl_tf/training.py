@@ -133,6 +133,10 @@ def train(
     policy = learner.agent.policy()
     data = evaluation.EvalData.of(dataset)
     suite = _periodic_suite(policy, data) if eval_interval and learner.is_chief else None
+    if evaluate_at_end and learner.is_chief and suite is None:
+        # The final evaluation's checks (e.g. that the environment exists and observes what the
+        # dataset holds) before training, not after hours of it.
+        evaluation.suite_for(data.info).check_policy(policy, data)
 
     def on_eval(step: int) -> None:
         if step >= num_steps and evaluate_at_end:

@@ -10,6 +10,7 @@ Modules, one concept each:
   videos, and the family registry the video replay rebuilds adapters from.
 * `dmc_eval`: DeepMind Control evaluation (`evaluate_lockstep`): a `dmc_tasks` task's return,
   and its adapter.
+* `gym_eval`: Gymnasium evaluation (`evaluate_lockstep`): a MuJoCo env's return, and its adapter.
 * `lockstep`: the environment-agnostic loops (`run_lockstep`, `run_one_at_a_time`).
 * `rollout`: one rollout, the `EnvAdapter` a suite writes, and `make_rollouts`.
 * `episodes`: `EpisodeResult` and reporting (`summarize`, `episode_rows`, `format_table`).
