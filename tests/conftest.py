@@ -67,3 +67,28 @@ def tiny_task_dir(tmp_path):
         path, source=lambda: ogbench_singletask.ogbench_singletask_source(npz), num_shards=2
     )
     return path
+
+
+@pytest.fixture
+def tiny_gym_dir(tmp_path):
+    """A D4RL-layout hopper file (11 observation features, 3 actions, random values, 4 episodes
+    of 16 steps) converted with d4rl_source, named 'hopper-medium-v2' (evaluated on Hopper-v5)."""
+    import h5py
+    import numpy as np
+
+    from cfgrl_tf.data import build, d4rl
+
+    rng = np.random.default_rng(0)
+    num = 64
+    path = str(tmp_path / "hopper-tiny.hdf5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("observations", data=rng.normal(size=(num, 11)).astype(np.float32))
+        f.create_dataset("actions", data=rng.uniform(-1, 1, (num, 3)).astype(np.float32))
+        f.create_dataset("rewards", data=rng.uniform(0, 3, num).astype(np.float32))
+        f.create_dataset("terminals", data=np.zeros(num, bool))
+        f.create_dataset("timeouts", data=np.arange(num) % 16 == 15)
+    out = str(tmp_path / "data" / "hopper")
+    build.build_dataset(
+        out, source=lambda: d4rl.d4rl_source(path, env_name="hopper-medium-v2"), num_shards=2
+    )
+    return out

@@ -21,6 +21,7 @@ _AGENT_FILES = [p for p in _ALL if p not in _OVERLAYS + _FRAGMENTS]
 _BANDIT_FILES = [p for p in _AGENT_FILES if "/bandit/" in p]
 _GOAL_FILES = [p for p in _AGENT_FILES if "/ogbench/" in p]
 _TASK_FILES = [p for p in _AGENT_FILES if "/ogbench_singletask/" in p]
+_GYM_FILES = [p for p in _AGENT_FILES if "/gym/" in p]
 
 _TINY = [
     "train.num_steps = 4",
@@ -60,6 +61,17 @@ _TINY_TASK = [
     "HIDDEN_DIMS = (16,)",
     "OGBenchTaskSuite.episodes = 2",
     "OGBenchTaskSuite.max_episode_steps = 3",
+]
+
+_TINY_GYM = [
+    "train.num_steps = 4",
+    "train.steps_per_loop = 2",
+    "train.log_interval = 2",
+    "train.batch_size = 16",
+    "train.jit_compile = False",
+    "HIDDEN_DIMS = (16,)",
+    "GymSuite.episodes = 2",
+    "GymSuite.max_episode_steps = 3",
 ]
 
 
@@ -132,6 +144,35 @@ def test_single_task_agent_files_are_cpu_scale_with_the_papers_critic(path):
     assert sizes == {(256, 256, 256)}
 
 
+def test_every_gym_agent_has_a_gin_file():
+    assert {"gym/cfgrl.gin", "gym/iql_awr.gin"} <= set(map(_rel, _GYM_FILES))
+
+
+@pytest.mark.parametrize("path", _GYM_FILES, ids=_rel)
+def test_gym_agent_file_trains_and_evaluates(path, tiny_gym_dir, tmp_path):
+    common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_gym_dir}'", *_TINY_GYM])
+    root = str(tmp_path / "run")
+    learner = training.train(root, tf.distribute.get_strategy())
+    assert learner.current_step == 4
+    rows = read_csv(os.path.join(root, "eval", "sweep.csv"))
+    assert [r["sweep_value"] for r in rows] == list(learner.agent.eval_sweep().values)
+    # Hopper-v5 for 3 steps: a healthy hopper earns about 1 per step; D4RL's hopper scores.
+    assert all(r["task_id"] == "Hopper-v5" and 0.0 < r["return"] < 3 * 5 for r in rows)
+    assert all(np.isfinite(r["score"]) for r in rows)
+
+
+@pytest.mark.parametrize("path", _GYM_FILES, ids=_rel)
+def test_gym_agent_files_are_cpu_scale_with_iqls_locomotion_critic(path):
+    common.parse_gin([_rel(path)], ["train.dataset_dir = 'unused'"])
+    assert gin.query_parameter("train.batch_size") == 256
+    assert gin.query_parameter("train.num_steps") == 100_000
+    assert gin.query_parameter("IQLCritic.expectile") == 0.7
+    agent_fn = gin.query_parameter("train.agent").scoped_configurable_fn
+    agent = agent_fn(observation_dim=2, action_dim=2)
+    sizes = {tuple(net.hidden_dims) for net in agent.networks().values()}
+    assert sizes == {(256, 256, 256)}
+
+
 @pytest.mark.parametrize("path", _BANDIT_FILES, ids=_rel)
 def test_agent_file_trains_and_evaluates(path, tiny_bandit_dir, tmp_path):
     common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_bandit_dir}'", *_TINY])
@@ -173,19 +214,19 @@ def test_paper_size_overlay_scales_every_agent(path):
         assert sizes == {_PAPER_SIZES[_rel(path)]}, (agent_file, sizes)
 
 
-@pytest.mark.parametrize("path", _BANDIT_FILES + _GOAL_FILES + _TASK_FILES, ids=_rel)
-def test_agent_file_trains_mirrored_with_its_own_settings(
-    path, tiny_bandit_dir, tiny_goal_dir, tiny_task_dir, tmp_path, capsys
-):
+@pytest.mark.parametrize("path", _BANDIT_FILES + _GOAL_FILES + _TASK_FILES + _GYM_FILES, ids=_rel)
+def test_agent_file_trains_mirrored_with_its_own_settings(path, request, tmp_path, capsys):
     """Each shipped config under MirroredStrategy on 2 logical CPUs, keeping its own
     `train.jit_compile` (True in every shipped file: XLA cannot span logical CPUs, so the learner
     turns it off with a note instead of crashing)."""
-    family = "goal" if "/ogbench/" in path else "task" if "singletask" in path else "bandit"
-    tiny, data = {
-        "goal": (_TINY_GOAL, tiny_goal_dir),
-        "task": (_TINY_TASK, tiny_task_dir),
-        "bandit": (_TINY, tiny_bandit_dir),
+    family = os.path.dirname(_rel(path))
+    tiny, fixture = {
+        "ogbench": (_TINY_GOAL, "tiny_goal_dir"),
+        "ogbench_singletask": (_TINY_TASK, "tiny_task_dir"),
+        "bandit": (_TINY, "tiny_bandit_dir"),
+        "gym": (_TINY_GYM, "tiny_gym_dir"),
     }[family]
+    data = request.getfixturevalue(fixture)  # only the family's dataset is built
     tiny = [b for b in tiny if not b.startswith("train.jit_compile")]
     common.parse_gin([_rel(path)], [f"train.dataset_dir = '{data}'", *tiny])
     assert gin.query_parameter("train.jit_compile") is True
