@@ -17,6 +17,7 @@ from cfgrl_tf.data import (  # noqa: F401 - registrations
     build,
     d4rl,
     exorl,
+    exorl_generate,
     minari_reader,
     ogbench_generate,
     ogbench_singletask,

@@ -92,3 +92,27 @@ def tiny_gym_dir(tmp_path):
         out, source=lambda: d4rl.d4rl_source(path, env_name="hopper-medium-v2"), num_shards=2
     )
     return out
+
+
+@pytest.fixture
+def tiny_exorl_dir(tmp_path):
+    """Two 20-step walker episodes collected with random actions in ExORL's layout
+    (`generate_exorl`), converted with walker_walk's rewards."""
+    from cfgrl_tf.data import build, exorl, exorl_generate
+
+    exorl_generate.generate_exorl(
+        str(tmp_path / "exorl"),
+        domain="walker",
+        algorithm="random",
+        num_transitions=40,
+        episode_length=20,
+        num_workers=1,
+        num_envs=2,
+        progress=False,
+    )
+    folder = str(tmp_path / "exorl" / "walker" / "random")
+    out = str(tmp_path / "data" / "walker_walk")
+    build.build_dataset(
+        out, source=lambda: exorl.exorl_source(folder, task="walker_walk"), num_shards=2
+    )
+    return out

@@ -22,6 +22,7 @@ _BANDIT_FILES = [p for p in _AGENT_FILES if "/bandit/" in p]
 _GOAL_FILES = [p for p in _AGENT_FILES if "/ogbench/" in p]
 _TASK_FILES = [p for p in _AGENT_FILES if "/ogbench_singletask/" in p]
 _GYM_FILES = [p for p in _AGENT_FILES if "/gym/" in p]
+_EXORL_FILES = [p for p in _AGENT_FILES if "/exorl/" in p]
 
 _TINY = [
     "train.num_steps = 4",
@@ -73,6 +74,7 @@ _TINY_GYM = [
     "GymSuite.episodes = 2",
     "GymSuite.max_episode_steps = 3",
 ]
+_TINY_EXORL = [*_TINY_GYM[:-2], "DMCSuite.episodes = 2", "DMCSuite.max_episode_steps = 3"]
 
 
 def _rel(path):
@@ -173,6 +175,40 @@ def test_gym_agent_files_are_cpu_scale_with_iqls_locomotion_critic(path):
     assert sizes == {(256, 256, 256)}
 
 
+def test_every_exorl_agent_has_a_gin_file():
+    assert {"exorl/cfgrl.gin", "exorl/iql_awr.gin"} <= set(map(_rel, _EXORL_FILES))
+
+
+@pytest.mark.parametrize("path", _EXORL_FILES, ids=_rel)
+def test_exorl_agent_file_trains_and_evaluates(path, tiny_exorl_dir, tmp_path):
+    common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_exorl_dir}'", *_TINY_EXORL])
+    root = str(tmp_path / "run")
+    learner = training.train(root, tf.distribute.get_strategy())
+    assert learner.current_step == 4
+    rows = read_csv(os.path.join(root, "eval", "sweep.csv"))
+    assert [r["sweep_value"] for r in rows] == list(learner.agent.eval_sweep().values)
+    # walker_walk's reward is in [0, 1] per step.
+    assert all(r["task_id"] == "walker_walk" and 0.0 <= r["return"] <= 3.0 for r in rows)
+    assert all(r["length"] == 3 for r in rows)
+
+
+@pytest.mark.parametrize("path", _EXORL_FILES, ids=_rel)
+def test_exorl_agent_files_are_cpu_scale_with_the_papers_exorl_critic(path):
+    common.parse_gin([_rel(path)], ["train.dataset_dir = 'unused'"])
+    assert gin.query_parameter("train.batch_size") == 256
+    assert gin.query_parameter("train.num_steps") == 100_000
+    assert gin.query_parameter("IQLCritic.advantage_from") == "target"
+    assert gin.query_parameter("IQLCritic.activation") == "mish"
+    agent_fn = gin.query_parameter("train.agent").scoped_configurable_fn
+    agent = agent_fn(observation_dim=2, action_dim=2)
+    sizes = {tuple(net.hidden_dims) for net in agent.networks().values()}
+    assert sizes == {(256, 256, 256)}
+    if agent.name == "cfgrl":
+        assert agent.objective == "paired" and agent.num_flow_steps == 32
+        assert agent.generative.discrete_times and agent.flow.online.layer_norm
+        assert agent.eval_sweep().values == (1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0)
+
+
 @pytest.mark.parametrize("path", _BANDIT_FILES, ids=_rel)
 def test_agent_file_trains_and_evaluates(path, tiny_bandit_dir, tmp_path):
     common.parse_gin([_rel(path)], [f"train.dataset_dir = '{tiny_bandit_dir}'", *_TINY])
@@ -225,6 +261,7 @@ def test_agent_file_trains_mirrored_with_its_own_settings(path, request, tmp_pat
         "ogbench_singletask": (_TINY_TASK, "tiny_task_dir"),
         "bandit": (_TINY, "tiny_bandit_dir"),
         "gym": (_TINY_GYM, "tiny_gym_dir"),
+        "exorl": (_TINY_EXORL, "tiny_exorl_dir"),
     }[family]
     data = request.getfixturevalue(fixture)  # only the family's dataset is built
     tiny = [b for b in tiny if not b.startswith("train.jit_compile")]

@@ -3,6 +3,7 @@
 import glob
 import os
 import pathlib
+import re
 
 import gin
 import numpy as np
@@ -16,8 +17,12 @@ _GIN_FILES = sorted(glob.glob(os.path.join(_PIPELINES, "**", "*.gin"), recursive
 # Shared fragments that other files include; they parse alone but bind no complete build.
 _FRAGMENTS = [path for path in _GIN_FILES if path.endswith("_common.gin")]
 # Files that bind `generate_ogbench` (OGBench collection, not a TFRecord build):
-# tests/data/ogbench_generate_test.py parses and runs each of them.
-_GENERATORS = [path for path in _GIN_FILES if "generate_ogbench." in pathlib.Path(path).read_text()]
+# tests/data/ogbench_generate_test.py and exorl_generate_test.py parse and run each of them.
+_GENERATORS = [
+    path
+    for path in _GIN_FILES
+    if re.search(r"^generate_\w+\.", pathlib.Path(path).read_text(), re.M)
+]
 # OGBench npz conversions (goal-conditioned and single-task), tested below on files they make.
 _CONVERTERS = [p for p in _GIN_FILES if os.path.basename(p).startswith("convert")]
 _BUILDS = [path for path in _GIN_FILES if path not in _FRAGMENTS + _GENERATORS + _CONVERTERS]

@@ -46,6 +46,7 @@ import gin
 import numpy as np
 
 from cfgrl_tf import errors, fileio
+from cfgrl_tf.data.generate_common import check_count, duration
 from cfgrl_tf.data.ogbench_collectors import RECIPES, Recipe, init_worker, run_episode
 
 SUPPORTED_DATASETS: tuple[str, ...] = tuple(sorted(RECIPES))
@@ -88,11 +89,6 @@ def _recipe(dataset_name: str) -> Recipe:
     return RECIPES[dataset_name]
 
 
-def _check_count(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise errors.UserError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 @gin.configurable("generate_ogbench")
 def generate_ogbench(
     output_dir: str,
@@ -130,12 +126,12 @@ def generate_ogbench(
     num_episodes = recipe.num_episodes if num_episodes is None else num_episodes
     max_episode_steps = recipe.max_episode_steps if max_episode_steps is None else max_episode_steps
     noise = recipe.noise if noise is None else noise
-    _check_count("num_episodes", num_episodes, 1)
+    check_count("num_episodes", num_episodes, 1)
     # Loading without `compact_dataset` drops each episode's last step (it has no successor), so
     # a one-step episode would contribute nothing.
-    _check_count("max_episode_steps", max_episode_steps, 2)
-    _check_count("num_workers", num_workers, 1)
-    _check_count("seed", seed, 0)
+    check_count("max_episode_steps", max_episode_steps, 2)
+    check_count("num_workers", num_workers, 1)
+    check_count("seed", seed, 0)
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < np.inf:
         raise errors.UserError(f"noise must be a finite number >= 0, got {noise!r}")
     recipe = dataclasses.replace(
@@ -245,15 +241,6 @@ class _Progress:
         print(
             f"{self._name}: {self._done}/{self._total} episodes "
             f"({100 * self._done // self._total}%), "
-            f"{self._done * self._steps / elapsed:,.0f} transitions/s, ETA {_duration(eta)}",
+            f"{self._done * self._steps / elapsed:,.0f} transitions/s, ETA {duration(eta)}",
             flush=True,
         )
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds // 60 % 60:02d}m"
