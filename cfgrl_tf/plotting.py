@@ -359,6 +359,67 @@ def plot_maze_rollouts(
     return _save(fig, path)
 
 
+def plot_maze_values(
+    layout: Mapping,
+    panels: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    path: str,
+    title: str,
+    *,
+    goals: Sequence[np.ndarray] = (),
+    starts: Sequence[np.ndarray] = (),
+) -> str:
+    """A function of the x-y position (e.g. a critic's V) drawn on a maze, one panel each, on one
+    colour scale.
+
+    Args:
+        layout: from `cfgrl_tf.envs.ogbench_env.maze_layout`.
+        panels: {panel title: (xs [nx], ys [ny], values [ny, nx])}, NaN where not drawn (walls).
+        path: the PNG to write.
+        title: the figure title.
+        goals, starts: x-y points to mark with a star and a circle in every panel.
+
+    Returns:
+        `path`.
+
+    Raises:
+        UserError: no panels.
+    """
+    if not panels:
+        raise errors.UserError(f"nothing to plot in {path}: no panels")
+    walls = np.asarray(layout["walls"], np.float64).reshape(-1, 2)
+    unit = float(layout["unit"])
+    cols = min(len(panels), 3)
+    rows = math.ceil(len(panels) / cols)
+    span = np.ptp(walls, axis=0) + unit if len(walls) else np.ones(2)
+    cell = 3.2 / max(span)
+    fig = _figure(width=cols * span[0] * cell + 1.2, height=rows * span[1] * cell + 0.6)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    values = np.concatenate([np.ravel(v) for _, _, v in panels.values()])
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    image = None
+    for ax, (name, (xs, ys, grid)) in zip(axes, panels.items(), strict=False):
+        image = ax.pcolormesh(xs, ys, grid, vmin=lo, vmax=hi, cmap="viridis", shading="nearest")
+        for x, y in walls:
+            ax.add_patch(_rectangle((x - unit / 2, y - unit / 2), unit, unit))
+        for goal in goals:
+            ax.plot(goal[0], goal[1], "*", color="gold", markersize=11, markeredgecolor="k")
+        for start in starts:
+            ax.plot(start[0], start[1], "o", color="white", markersize=6, markeredgecolor="k")
+        ax.set_title(name, fontsize=9)
+        if len(walls):
+            low, high = walls.min(axis=0) - unit / 2, walls.max(axis=0) + unit / 2
+            ax.set_xlim(low[0], high[0])
+            ax.set_ylim(low[1], high[1])
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    fig.colorbar(image, ax=axes[: len(panels)].tolist(), shrink=0.8)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
 def _rectangle(corner, width, height):
     from matplotlib.patches import Rectangle
 

@@ -148,3 +148,31 @@ def test_maze_panel_titles_count_every_episode_not_only_the_drawn_ones(tmp_path,
         f"w = 1: 7/{many} succeed ({drawn} drawn)",
         f"w = 2: 14/{many} succeed ({drawn} drawn)",
     ]
+
+
+def test_maze_values_share_one_colour_scale(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    meshes = []
+    real = Axes.pcolormesh
+    monkeypatch.setattr(
+        Axes, "pcolormesh", lambda ax, *a, **kw: meshes.append(kw) or real(ax, *a, **kw)
+    )
+    layout = {"walls": np.array([[0.0, 0.0], [4.0, 4.0]]), "unit": 1.0}
+    xs, ys = np.linspace(0, 4, 5), np.linspace(0, 4, 5)
+    low = np.full((5, 5), -10.0)
+    high = np.full((5, 5), 2.0)
+    high[0, 0] = np.nan  # a wall cell
+    path = plotting.plot_maze_values(
+        layout,
+        {"a": (xs, ys, low), "b": (xs, ys, high)},
+        str(tmp_path / "v.png"),
+        "t",
+        goals=[np.array([3.0, 3.0])],
+        starts=[np.array([1.0, 1.0])],
+    )
+    assert image.imread(path).ndim == 3
+    panels = [m for m in meshes if "vmin" in m]  # (the colour bar draws a mesh of its own)
+    assert [(m["vmin"], m["vmax"]) for m in panels] == [(-10.0, 2.0)] * 2
+    with pytest.raises(errors.UserError, match="no panels"):
+        plotting.plot_maze_values(layout, {}, str(tmp_path / "none.png"), "t")
