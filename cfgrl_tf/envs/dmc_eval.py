@@ -46,6 +46,8 @@ class DMCAdapter:
             the task's time limit.
     """
 
+    scores_success = False
+
     def __init__(self, task_name: str, *, max_episode_steps: int | None = None):
         self.name = task_name
         self.max_episode_steps = max_episode_steps

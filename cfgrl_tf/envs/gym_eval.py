@@ -175,6 +175,8 @@ class GymAdapter:
         env_kwargs: more `gymnasium.make` arguments.
     """
 
+    scores_success = False
+
     def __init__(
         self,
         env_id: str,

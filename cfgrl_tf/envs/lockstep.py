@@ -129,6 +129,7 @@ def _lockstep(
     report_every = max(1, horizon // 10)
     base = _policy_seed_base(seed, 0)
     step = finished = successes = env_steps = 0
+    returns = 0.0
     start = time.perf_counter()
     while active.any():
         rows = np.flatnonzero(active)
@@ -155,6 +156,7 @@ def _lockstep(
             _keep(recordings, live.recording(success))
             finished += 1
             successes += success
+            returns += live.episode_return
             env_steps += live.length
             nxt = next(pending, None)
             if nxt is None:
@@ -169,8 +171,8 @@ def _lockstep(
             rate = (env_steps + running) / max(time.perf_counter() - start, 1e-9)
             print(
                 f"[{adapter.name}] step {step}/{bound}: active rollouts "
-                f"{int(active.sum())}, finished {finished}/{len(rollouts)}, successes so far "
-                f"{successes}, {rate:.0f} env steps/s",
+                f"{int(active.sum())}, finished {finished}/{len(rollouts)}, "
+                f"{_so_far(adapter, successes, returns, finished)}, {rate:.0f} env steps/s",
                 flush=True,
             )
     recordings.sort(key=lambda r: r.rollout.index)
@@ -198,7 +200,7 @@ def run_one_at_a_time(
     env = adapter.make_env()
     try:
         action_dim, low, high = adapter.action_bounds(env)
-        start, env_steps, successes = time.perf_counter(), 0, 0
+        start, env_steps, successes, returns = time.perf_counter(), 0, 0, 0.0
         for i, rollout in enumerate(rollouts):
             live = Live(env, rollout, adapter)
             fixed = {k: np.asarray(v, np.float32)[None] for k, v in live.inputs.items()}
@@ -214,13 +216,14 @@ def run_one_at_a_time(
                 done, success = live.step(np.clip(actions[0], low, high))
             env_steps += live.length
             successes += success
+            returns += live.episode_return
             results.append(live.result(success))
             _keep(recordings, live.recording(success))
             if progress and ((i + 1) % report_every == 0 or i + 1 == total):
                 rate = env_steps / max(time.perf_counter() - start, 1e-9)
                 print(
-                    f"[{adapter.name}] episode {i + 1}/{total}: successes so far "
-                    f"{successes}, {rate:.0f} env steps/s",
+                    f"[{adapter.name}] episode {i + 1}/{total}: "
+                    f"{_so_far(adapter, successes, returns, i + 1)}, {rate:.0f} env steps/s",
                     flush=True,
                 )
     finally:
@@ -272,6 +275,14 @@ def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise errors.UserError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
+
+
+def _so_far(adapter: EnvAdapter, successes: int, returns: float, finished: int) -> str:
+    # A suite scored by return (an adapter with `scores_success = False`) has no successes.
+    if getattr(adapter, "scores_success", True):
+        return f"successes so far {successes}"
+    mean = returns / finished if finished else float("nan")
+    return f"mean return so far {mean:.1f}"
 
 
 def _keep(recordings: list[Recording], recording: Recording | None) -> None:

@@ -89,6 +89,8 @@ class EnvAdapter(Protocol):
     def success(self, info: Mapping[str, Any]) -> bool:
         """Whether an episode succeeded, from the info of its last step."""
 
+    # Optional: `scores_success = False` for envs scored by their return alone (progress lines
+    # then report the mean return so far instead of successes).
     # Optional: `trace(env) -> [2] x-y position` makes every rollout keep its path
     # (`EpisodeResult.path`), e.g. for a picture of maze rollouts. Adapters without it keep none.
 

@@ -182,3 +182,16 @@ def test_a_policy_of_the_wrong_action_size_is_refused():
         dmc_eval.evaluate_lockstep(
             TASK, wide, sweep_values=WEIGHTS, episodes=1, max_episode_steps=2, progress=False
         )
+
+
+def test_progress_lines_report_the_mean_return_not_successes(capsys):
+    dmc_eval.evaluate_lockstep(
+        "cheetah_run",
+        lambda inputs, knob, seed: np.zeros((len(knob), 6), np.float32),
+        sweep_values=(1.0,),
+        episodes=2,
+        max_episode_steps=5,
+        progress=True,
+    )
+    out = capsys.readouterr().out
+    assert "mean return so far" in out and "successes" not in out
