@@ -323,17 +323,9 @@ def plot_maze_rollouts(
     """
     if not panels:
         raise errors.UserError(f"nothing to plot in {path}: no rollouts")
-    walls = np.asarray(layout["walls"], np.float64).reshape(-1, 2)
-    unit = float(layout["unit"])
-    cols = min(len(panels), 3)
-    rows = math.ceil(len(panels) / cols)
-    span = np.ptp(walls, axis=0) + unit if len(walls) else np.ones(2)
-    cell = 3.2 / max(span)
-    fig = _figure(width=cols * span[0] * cell + 0.4, height=rows * span[1] * cell + 0.6)
-    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    fig, axes = _maze_panels(layout, len(panels), extra_width=0.4)
     for ax, (name, rollouts) in zip(axes, panels.items(), strict=False):
-        for x, y in walls:
-            ax.add_patch(_rectangle((x - unit / 2, y - unit / 2), unit, unit))
+        _draw_walls(ax, layout)
         wins = 0
         for xy, success in rollouts:
             xy = np.asarray(xy, np.float64).reshape(-1, 2)
@@ -346,13 +338,7 @@ def plot_maze_rollouts(
         wins, total = (counts or {}).get(name, (wins, len(rollouts)))
         drawn = f" ({len(rollouts)} drawn)" if len(rollouts) < total else ""
         ax.set_title(f"{name}: {wins}/{total} succeed{drawn}", fontsize=9)
-        if len(walls):
-            lo, hi = walls.min(axis=0) - unit / 2, walls.max(axis=0) + unit / 2
-            ax.set_xlim(lo[0], hi[0])
-            ax.set_ylim(lo[1], hi[1])
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _frame_maze(ax, layout)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
@@ -386,38 +372,56 @@ def plot_maze_values(
     """
     if not panels:
         raise errors.UserError(f"nothing to plot in {path}: no panels")
-    walls = np.asarray(layout["walls"], np.float64).reshape(-1, 2)
-    unit = float(layout["unit"])
-    cols = min(len(panels), 3)
-    rows = math.ceil(len(panels) / cols)
-    span = np.ptp(walls, axis=0) + unit if len(walls) else np.ones(2)
-    cell = 3.2 / max(span)
-    fig = _figure(width=cols * span[0] * cell + 1.2, height=rows * span[1] * cell + 0.6)
-    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    fig, axes = _maze_panels(layout, len(panels), extra_width=1.2)
     values = np.concatenate([np.ravel(v) for _, _, v in panels.values()])
     lo, hi = np.nanmin(values), np.nanmax(values)
     image = None
     for ax, (name, (xs, ys, grid)) in zip(axes, panels.items(), strict=False):
         image = ax.pcolormesh(xs, ys, grid, vmin=lo, vmax=hi, cmap="viridis", shading="nearest")
-        for x, y in walls:
-            ax.add_patch(_rectangle((x - unit / 2, y - unit / 2), unit, unit))
+        _draw_walls(ax, layout)
         for goal in goals:
             ax.plot(goal[0], goal[1], "*", color="gold", markersize=11, markeredgecolor="k")
         for start in starts:
             ax.plot(start[0], start[1], "o", color="white", markersize=6, markeredgecolor="k")
         ax.set_title(name, fontsize=9)
-        if len(walls):
-            low, high = walls.min(axis=0) - unit / 2, walls.max(axis=0) + unit / 2
-            ax.set_xlim(low[0], high[0])
-            ax.set_ylim(low[1], high[1])
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _frame_maze(ax, layout)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     fig.colorbar(image, ax=axes[: len(panels)].tolist(), shrink=0.8)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+def _maze_panels(layout: Mapping, num: int, extra_width: float) -> tuple[Figure, np.ndarray]:
+    """A figure of `num` maze panels, 3 to a row, each about 3.2 inches on the maze's long side
+    (plus `extra_width` inches for e.g. a colour bar)."""
+    walls = np.asarray(layout["walls"], np.float64).reshape(-1, 2)
+    unit = float(layout["unit"])
+    cols = min(num, 3)
+    rows = math.ceil(num / cols)
+    span = np.ptp(walls, axis=0) + unit if len(walls) else np.ones(2)
+    cell = 3.2 / max(span)
+    fig = _figure(width=cols * span[0] * cell + extra_width, height=rows * span[1] * cell + 0.6)
+    return fig, np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+
+
+def _draw_walls(ax, layout: Mapping) -> None:
+    unit = float(layout["unit"])
+    for x, y in np.asarray(layout["walls"], np.float64).reshape(-1, 2):
+        ax.add_patch(_rectangle((x - unit / 2, y - unit / 2), unit, unit))
+
+
+def _frame_maze(ax, layout: Mapping) -> None:
+    """Limits to the maze's outer walls, equal aspect, no ticks."""
+    walls = np.asarray(layout["walls"], np.float64).reshape(-1, 2)
+    unit = float(layout["unit"])
+    if len(walls):
+        lo, hi = walls.min(axis=0) - unit / 2, walls.max(axis=0) + unit / 2
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def _rectangle(corner, width, height):

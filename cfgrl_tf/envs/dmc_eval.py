@@ -13,7 +13,6 @@ Nothing here imports dm_control or MuJoCo at import time (see `dmc_tasks`).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -172,12 +171,7 @@ def evaluate_lockstep(
     if max_episode_steps is not None:
         lockstep.check_count("max_episode_steps", max_episode_steps)
         max_episode_steps = int(max_episode_steps)
-    if one_at_a_time:
-        loop = lockstep.run_one_at_a_time
-    else:
-        if max_envs is not None:
-            lockstep.check_count("max_envs", max_envs)
-        loop = functools.partial(lockstep.run_lockstep, max_envs=max_envs)
+    loop = lockstep.choose_loop(one_at_a_time=one_at_a_time, max_envs=max_envs)
     adapter = DMCAdapter(task_name, max_episode_steps=max_episode_steps)
     rollouts = make_rollouts((TASK_ID,), episodes, values, seed)
     with dmc_tasks.quiet_dm_control():

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -311,12 +310,7 @@ def evaluate_lockstep(
         and action_scale > 0
     ):
         raise errors.UserError(f"action_scale must be a positive number, got {action_scale!r}")
-    if one_at_a_time:
-        loop = lockstep.run_one_at_a_time
-    else:
-        if max_envs is not None:
-            lockstep.check_count("max_envs", max_envs)
-        loop = functools.partial(lockstep.run_lockstep, max_envs=max_envs)
+    loop = lockstep.choose_loop(one_at_a_time=one_at_a_time, max_envs=max_envs)
     adapter = GymAdapter(
         env_id,
         max_episode_steps=max_episode_steps,

@@ -16,6 +16,7 @@ them an `EnvAdapter` and its rollouts (`cfgrl_tf.envs.rollout`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -268,6 +269,16 @@ def check_count(name: str, value: Any) -> None:
     """Raises a UserError naming `name` unless `value` is a positive integer (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise errors.UserError(f"{name} must be a positive integer, got {value!r}")
+
+
+def choose_loop(*, one_at_a_time: bool, max_envs: int | None):
+    """The loop an evaluation runs: `run_one_at_a_time` (the reference), or `run_lockstep` with
+    `max_envs` environments alive at once (checked; None for the adapter's default)."""
+    if one_at_a_time:
+        return run_one_at_a_time
+    if max_envs is not None:
+        check_count("max_envs", max_envs)
+    return functools.partial(run_lockstep, max_envs=max_envs)
 
 
 def check_seed(seed: Any) -> int:

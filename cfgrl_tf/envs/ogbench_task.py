@@ -9,7 +9,6 @@ every knob value (`ogbench_env.seeded_reset`); `TaskAdapter` is all the loops kn
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -129,12 +128,7 @@ def evaluate_lockstep(
         video_sweep_value=video_sweep_value,
         video_frame_skip=video_frame_skip,
     )
-    if one_at_a_time:
-        loop = lockstep.run_one_at_a_time
-    else:
-        if max_envs is not None:
-            lockstep.check_count("max_envs", max_envs)
-        loop = functools.partial(lockstep.run_lockstep, max_envs=max_envs)
+    loop = lockstep.choose_loop(one_at_a_time=one_at_a_time, max_envs=max_envs)
     return ogbench_run.run(settings, policy, loop).results
 
 
