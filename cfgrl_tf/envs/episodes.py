@@ -132,6 +132,12 @@ def format_table(rows: Sequence[dict[str, Any]], param_name: str = "w") -> str:
             str(overall.get("episodes", "-")),
         ]
         lines.append(line)
+    return format_columns(header, lines)
+
+
+def format_columns(header: Sequence[str], lines: Sequence[Sequence[str]]) -> str:
+    """Right-aligned text columns: the header, a dashed rule, one line per row; ends in a
+    newline."""
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     out = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
     out.append("  ".join("-" * w for w in widths))

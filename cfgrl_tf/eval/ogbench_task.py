@@ -111,11 +111,7 @@ def format_table(rows: Sequence[dict], param_name: str) -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    out = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    out.append("  ".join("-" * w for w in widths))
-    out.extend("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
-    return "\n".join(out) + "\n"
+    return episodes.format_columns(header, lines)
 
 
 suites.register("ogbench/", OGBenchTaskSuite, when=ogbench_singletask.is_single_task)

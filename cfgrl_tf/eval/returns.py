@@ -100,11 +100,7 @@ def format_table(rows: Sequence[dict], param_name: str) -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    out = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    out.append("  ".join("-" * w for w in widths))
-    out.extend("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in lines)
-    return "\n".join(out) + "\n"
+    return episodes.format_columns(header, lines)
 
 
 def plot_return(rows: Sequence[dict], knob: Knob, agent: str, path: str, title: str) -> str:
