@@ -12,14 +12,13 @@ temperature) and writes `eval/sweep.csv`, `eval/episodes.csv`, TensorBoard scala
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 
 import gin
 
 from cfgrl_tf.envs import dmc_eval
-from cfgrl_tf.eval import report, returns, suites
+from cfgrl_tf.eval import returns, suites
 from cfgrl_tf.policy import Policy
 
 
@@ -67,26 +66,18 @@ class DMCSuite(suites.Suite):
             max_episode_steps=self.max_episode_steps,
         )
         elapsed = time.perf_counter() - started
-        rows = returns.summarize(results, task)
-        out = out_dir or report.eval_dir(root_dir)
-        report.write_csv(rows, os.path.join(out, "sweep.csv"))
-        report.write_csv(returns.episode_rows(results, task), os.path.join(out, "episodes.csv"))
-        scalars = {f"{sweep.knob.tag_prefix(r['sweep_value'])}/return": r["return"] for r in rows}
-        report.log_scalars(report.eval_dir(root_dir), step, scalars)
-        print(
-            f"\n{policy.name} on {task} at step {step}: {self.episodes} episodes per "
-            f"{sweep.knob.label} ({len(results)} rollouts in {elapsed:.0f}s)",
-            flush=True,
+        return returns.report(
+            results,
+            task,
+            policy_name=policy.name,
+            knob=sweep.knob,
+            root_dir=root_dir,
+            out_dir=out_dir,
+            step=step,
+            episodes=self.episodes,
+            elapsed=elapsed,
+            plot=self.plot,
         )
-        print(returns.format_table(rows, sweep.knob.tag or "-"), flush=True)
-        print(f"Wrote {os.path.join(out, 'sweep.csv')}", flush=True)
-        if self.plot:
-            title = f"{policy.name} on {task} (step {step})"
-            path = returns.plot_return(
-                rows, sweep.knob, policy.name, os.path.join(out, returns.RETURN_FILE), title
-            )
-            print(f"Wrote {path}", flush=True)
-        return rows
 
 
 def task_name(source: dict) -> str:

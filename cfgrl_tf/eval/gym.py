@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,7 +33,7 @@ import gin
 
 from cfgrl_tf.envs import gym_eval
 from cfgrl_tf.errors import UserError
-from cfgrl_tf.eval import report, returns, suites
+from cfgrl_tf.eval import returns, suites
 from cfgrl_tf.policy import Policy
 
 # D4RL's MuJoCo locomotion tasks: the Gymnasium env each is evaluated on, and its reference
@@ -134,45 +133,30 @@ class GymSuite(suites.Suite):
                 env_kwargs=self.env_kwargs,
             )
         elapsed = time.perf_counter() - started
-        rows = returns.summarize(results, env_id, refs)
-        out = out_dir or report.eval_dir(root_dir)
-        report.write_csv(rows, os.path.join(out, "sweep.csv"))
-        report.write_csv(
-            returns.episode_rows(results, env_id, refs), os.path.join(out, "episodes.csv")
-        )
-        scalars = {}
-        for row in rows:
-            prefix = sweep.knob.tag_prefix(row["sweep_value"])
-            scalars[f"{prefix}/return"] = row["return"]
-            if refs is not None:
-                scalars[f"{prefix}/score"] = row["score"]
-        report.log_scalars(report.eval_dir(root_dir), step, scalars)
-        print(
-            f"\n{policy.name} on {env_id} at step {step}: {self.episodes} episodes per "
-            f"{sweep.knob.label} ({len(results)} rollouts in {elapsed:.0f}s)",
-            flush=True,
-        )
-        print(returns.format_table(rows, sweep.knob.tag or "-"), end="", flush=True)
         if refs is None:
-            print(
+            note = (
                 f"(no normalised score: no reference scores are known for {data.source}; set "
-                "GymSuite.ref_min_score and GymSuite.ref_max_score)",
-                flush=True,
+                "GymSuite.ref_min_score and GymSuite.ref_max_score)"
             )
         else:
-            print(
+            note = (
                 f"(score = 100 * (return - ref_min) / (ref_max - ref_min), ref_min {refs[0]:g}, "
-                f"ref_max {refs[1]:g})",
-                flush=True,
+                f"ref_max {refs[1]:g})"
             )
-        print(f"\nWrote {os.path.join(out, 'sweep.csv')}", flush=True)
-        if self.plot:
-            title = f"{policy.name} on {env_id} (step {step})"
-            path = returns.plot_return(
-                rows, sweep.knob, policy.name, os.path.join(out, returns.RETURN_FILE), title
-            )
-            print(f"Wrote {path}", flush=True)
-        return rows
+        return returns.report(
+            results,
+            env_id,
+            refs,
+            policy_name=policy.name,
+            knob=sweep.knob,
+            root_dir=root_dir,
+            out_dir=out_dir,
+            step=step,
+            episodes=self.episodes,
+            elapsed=elapsed,
+            plot=self.plot,
+            note=note,
+        )
 
     def resolve(self, source: Mapping[str, Any]) -> tuple[str, str, returns.RefScores | None]:
         """(env id, where it comes from, reference scores) for a dataset's source; the env id is

@@ -11,6 +11,7 @@ them the score columns are absent, never zero.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from cfgrl_tf import plotting
 from cfgrl_tf.envs import episodes
 from cfgrl_tf.envs.episodes import EpisodeResult
+from cfgrl_tf.eval import report as report_lib
 from cfgrl_tf.sweep import Knob
 
 RETURN_FILE = "return.png"
@@ -119,3 +121,52 @@ def plot_return(rows: Sequence[dict], knob: Knob, agent: str, path: str, title: 
         ylabel="episode return",
         reference_lines=reference,
     )
+
+
+def report(
+    results: Sequence[EpisodeResult],
+    task: str,
+    ref_scores: RefScores | None = None,
+    *,
+    policy_name: str,
+    knob: Knob,
+    root_dir: str,
+    out_dir: str | None,
+    step: int,
+    episodes: int,
+    elapsed: float,
+    plot: bool,
+    note: str | None = None,
+) -> list[dict[str, Any]]:
+    """What a return-scored suite writes and prints of an evaluation: `sweep.csv`,
+    `episodes.csv`, TensorBoard scalars (`<knob>/return`, and `<knob>/score` with reference
+    scores), the table (and `note` under it) and `return.png`. Returns the summary rows."""
+    rows = summarize(results, task, ref_scores)
+    out = out_dir or report_lib.eval_dir(root_dir)
+    report_lib.write_csv(rows, os.path.join(out, "sweep.csv"))
+    report_lib.write_csv(episode_rows(results, task, ref_scores), os.path.join(out, "episodes.csv"))
+    scalars = {}
+    for row in rows:
+        prefix = knob.tag_prefix(row["sweep_value"])
+        scalars[f"{prefix}/return"] = row["return"]
+        if ref_scores is not None:
+            scalars[f"{prefix}/score"] = row["score"]
+    report_lib.log_scalars(report_lib.eval_dir(root_dir), step, scalars)
+    print(
+        f"\n{policy_name} on {task} at step {step}: {episodes} episodes per "
+        f"{knob.label} ({len(results)} rollouts in {elapsed:.0f}s)",
+        flush=True,
+    )
+    table = format_table(rows, knob.tag or "-")
+    if note is None:
+        print(table, flush=True)
+        print(f"Wrote {os.path.join(out, 'sweep.csv')}", flush=True)
+    else:
+        print(table, end="", flush=True)
+        print(note, flush=True)
+        print(f"\nWrote {os.path.join(out, 'sweep.csv')}", flush=True)
+    if plot:
+        title = f"{policy_name} on {task} (step {step})"
+        path = plot_return(rows, knob, policy_name, os.path.join(out, RETURN_FILE), title)
+        print(f"Wrote {path}", flush=True)
+    return rows
