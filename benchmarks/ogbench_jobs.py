@@ -55,11 +55,13 @@ def plan(args: argparse.Namespace, data_name=lambda dataset: dataset, **convert)
     """Prepares every dataset (`prepare` with `convert`) and lists the (dataset, agent, seed,
     data_dir, run_dir) jobs of the flags."""
     episodes = dict(item.split("=") for item in args.episodes.split(",") if item)
+    seeds = [int(s) for s in args.seeds.split(",") if s]
     jobs = []
-    for dataset in args.datasets.split(","):
+    # No seeds to train (every seed read from earlier summaries): no data to prepare either.
+    for dataset in args.datasets.split(",") if seeds else ():
         count = int(episodes[dataset]) if dataset in episodes else None
         data_dir = prepare(dataset, args.root, count, data_name=data_name(dataset), **convert)
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in seeds:
             for agent in args.agents.split(","):
                 run_dir = os.path.join(args.root, "runs", dataset, agent, f"seed{seed}")
                 jobs.append((dataset, agent, seed, data_dir, run_dir))

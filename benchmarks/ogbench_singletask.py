@@ -42,9 +42,10 @@ def main() -> None:
     )
     flags.add_argument(
         "--include_summary",
-        default="",
+        action="append",
+        default=[],
         help="an earlier one-seed <prefix>_summary.csv whose seed joins the runs' seeds (run "
-        "with the same code and flags; its seed must not be among --seeds)",
+        "with the same code and flags; its seed must not be among --seeds); repeatable",
     )
     args = flags.parse_args()
 
@@ -68,11 +69,11 @@ def main() -> None:
         f"--num_steps={args.num_steps} --eval_episodes={args.eval_episodes} "
         f"--seeds={args.seeds} --episodes={args.episodes} --parallel={args.parallel}"
         + "".join(f" --gin_bindings={b}" for b in args.gin_bindings)
-        + (f" --include_summary={args.include_summary}" if args.include_summary else "")
+        + "".join(f" --include_summary={p}" for p in args.include_summary)
         + "\n"
         f"wall time {time.perf_counter() - started:.0f}s on {os.cpu_count()} CPU cores\n"
     )
-    earlier = task_summary.read_summary(args.include_summary) if args.include_summary else None
+    earlier = task_summary.read_summaries(args.include_summary)
     text = task_summary.summarize_task_runs(runs, args.out_dir, header=header, earlier=earlier)
     print(text, flush=True)
 

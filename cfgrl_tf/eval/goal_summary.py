@@ -45,18 +45,19 @@ def seed_stats(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else float("nan")
 
 
-def format_sd(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.3f}"
+def format_sd(value: float, digits: int = 3) -> str:
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
 
-def versus_spread(margin: float, spread: float) -> str:
+def versus_spread(margin: float, spread: float, digits: int = 3) -> str:
     if math.isnan(spread):
         return "(one seed: no spread to compare with)"
-    return f"{'above' if margin > spread else 'NOT above'} the seed spread {spread:.3f}"
+    return f"{'above' if margin > spread else 'NOT above'} the seed spread {spread:.{digits}f}"
 
 
-def guidance_check(agents: dict, guided: str, baseline: str | None) -> str | None:
-    """`guided`'s best w > 1 against its w = 1, paired per seed (and against `baseline`)."""
+def guidance_check(agents: dict, guided: str, baseline: str | None, digits: int = 3) -> str | None:
+    """`guided`'s best w > 1 against its w = 1, paired per seed (and against `baseline`), the
+    figures printed with `digits` decimals (3 for a success rate, 1 for a return)."""
     if guided not in agents or 1.0 not in agents[guided]:
         return None
     sweep = agents[guided]
@@ -66,20 +67,25 @@ def guidance_check(agents: dict, guided: str, baseline: str | None) -> str | Non
         return None
     best_w = max(above_one, key=lambda w: above_one[w][0])
     best, best_sd = above_one[best_w]
+    d = digits
+
+    def against(margin: float, spread: float) -> str:
+        return f"margin {margin:+.{d}f}, {versus_spread(margin, spread, d)}"
+
     # The same episodes (start, goal) are rolled out at every w, so the per-seed differences
     # are paired.
     paired = [b - a for a, b in zip(sweep[1.0], sweep[best_w], strict=True)]
     parts = [
-        f"{guided}: best w>1 is w={best_w:g} with {best:.3f} (sd {format_sd(best_sd)}) vs w=1 "
-        f"{at_one:.3f} (sd {format_sd(at_one_sd)}): margin {best - at_one:+.3f}, "
-        f"{versus_spread(best - at_one, max(best_sd, at_one_sd))} "
-        f"(per seed: {', '.join(f'{d:+.3f}' for d in paired)})"
+        f"{guided}: best w>1 is w={best_w:g} with {best:.{d}f} (sd {format_sd(best_sd, d)}) vs "
+        f"w=1 {at_one:.{d}f} (sd {format_sd(at_one_sd, d)}): "
+        f"{against(best - at_one, max(best_sd, at_one_sd))} "
+        f"(per seed: {', '.join(f'{x:+.{d}f}' for x in paired)})"
     ]
     if baseline in agents:
         base, base_sd = seed_stats(next(iter(agents[baseline].values())))
         parts.append(
-            f"vs {baseline} {base:.3f} (sd {format_sd(base_sd)}): margin {best - base:+.3f}, "
-            f"{versus_spread(best - base, max(best_sd, base_sd))}"
+            f"vs {baseline} {base:.{d}f} (sd {format_sd(base_sd, d)}): "
+            f"{against(best - base, max(best_sd, base_sd))}"
         )
     return "; ".join(parts)
 
