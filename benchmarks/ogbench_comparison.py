@@ -22,14 +22,14 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import ogbench_jobs  # noqa: E402  (benchmarks/, beside this file)
+import comparison_jobs  # noqa: E402  (benchmarks/, beside this file)
 
 AGENTS = ("gcbc", "gcfbc", "cfgrl", "hgcfbc", "hcfgrl")
 DATASETS = ("pointmaze-medium-navigate-v0", "cube-single-play-v0")
 
 
 def main() -> None:
-    args = ogbench_jobs.parser(
+    args = comparison_jobs.parser(
         __doc__,
         "ogbench_comparison",
         datasets=DATASETS,
@@ -42,12 +42,12 @@ def main() -> None:
     from cfgrl_tf.eval import goal_summary  # noqa: PLC0415 - after sys.path is set.
 
     started = time.perf_counter()
-    jobs = ogbench_jobs.plan(args)
+    jobs = comparison_jobs.plan(args)
     bindings = [
         f"OGBenchGoalSuite.episodes_per_task={args.eval_episodes}",
         *args.gin_bindings,
     ]
-    ogbench_jobs.train_all(jobs, "ogbench", args.num_steps, bindings, args.parallel)
+    comparison_jobs.train_all(jobs, "ogbench", args.num_steps, bindings, args.parallel)
     runs = {(d, a, s): r for d, a, s, _, r in jobs}
     header = (
         f"python benchmarks/ogbench_comparison.py --num_steps={args.num_steps} "

@@ -25,14 +25,14 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import ogbench_jobs  # noqa: E402  (benchmarks/, beside this file)
+import comparison_jobs  # noqa: E402  (benchmarks/, beside this file)
 
 AGENTS = ("cfgrl", "iql_awr")
 DATASETS = ("pointmaze-large-navigate-v0", "cube-single-play-v0")
 
 
 def main() -> None:
-    flags = ogbench_jobs.parser(
+    flags = comparison_jobs.parser(
         __doc__,
         "ogbench_singletask",
         datasets=DATASETS,
@@ -52,7 +52,7 @@ def main() -> None:
     from cfgrl_tf.eval import task_summary  # noqa: PLC0415 - after sys.path is set.
 
     started = time.perf_counter()
-    jobs = ogbench_jobs.plan(
+    jobs = comparison_jobs.plan(
         args,
         data_name=lambda dataset: dataset.replace("-v0", "-singletask-v0"),
         convert_gin="ogbench/convert_singletask.gin",
@@ -62,7 +62,7 @@ def main() -> None:
         f"OGBenchTaskSuite.episodes={args.eval_episodes}",
         *args.gin_bindings,
     ]
-    ogbench_jobs.train_all(jobs, "ogbench_singletask", args.num_steps, bindings, args.parallel)
+    comparison_jobs.train_all(jobs, "ogbench_singletask", args.num_steps, bindings, args.parallel)
     runs = {(d, a, s): r for d, a, s, _, r in jobs}
     header = (
         f"python benchmarks/ogbench_singletask.py --datasets={args.datasets} "

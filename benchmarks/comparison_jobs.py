@@ -1,4 +1,4 @@
-"""What the OGBench comparison drivers share: generate, convert and train through the binaries.
+"""What the comparison drivers share: generate, convert and train through the binaries.
 
 Every step runs the binary a user runs (cfgrl-generate, cfgrl-convert, cfgrl-train) with its log
 in the run's folder; finished steps are skipped, so a repeated command resumes the comparison.
