@@ -56,8 +56,8 @@ def collect(domain: str, algorithm: str, transitions: int, root: str) -> str:
         return folder
     if found:
         raise SystemExit(
-            f"error: {buffer} holds {found} of the {expected} episodes asked for (an interrupted or "
-            "different collection); remove it, or pass the --transitions it was collected with"
+            f"error: {buffer} holds {found} of the {expected} episodes asked for (an interrupted "
+            "or different collection); remove it, or pass the --transitions it was collected with"
         )
     print(f"[collect] {domain} {algorithm}: {transitions} transitions", flush=True)
     comparison_jobs.run(
