@@ -25,8 +25,10 @@ def parser(
     num_steps: int,
     eval_episodes: int,
     episodes: str = "",
+    seed_summaries: bool = False,
 ) -> argparse.ArgumentParser:
-    """The flags every comparison driver takes, with its own defaults."""
+    """The flags every comparison driver takes, with its own defaults; with `seed_summaries`,
+    --include_summary (seeds read from earlier one-seed summaries)."""
     out = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     out.add_argument("--root", default=os.path.join(REPO, "runs", name))
     out.add_argument("--datasets", default=",".join(datasets))
@@ -48,7 +50,34 @@ def parser(
         "train.eval_interval=25000",
     )
     out.add_argument("--out_dir", default=os.path.join(REPO, "benchmarks", "results"))
+    if not seed_summaries:
+        return out
+    out.add_argument(
+        "--include_summary",
+        action="append",
+        default=[],
+        help="an earlier one-seed <prefix>_summary.csv whose seed joins the runs' seeds (run "
+        "with the same code and flags; its seed must not be among --seeds); repeatable",
+    )
     return out
+
+
+def check_work(jobs: Sequence[tuple], args: argparse.Namespace) -> None:
+    """Stops with a message when there is nothing to train and no earlier seed to summarise."""
+    if not jobs and not getattr(args, "include_summary", []):
+        raise SystemExit("error: nothing to summarise: --seeds is empty and no --include_summary")
+
+
+def header(script: str, args: argparse.Namespace, names: Sequence[str], started: float) -> str:
+    """The summary's first lines: the command that made it (the flags `names`, then every
+    --gin_bindings and --include_summary) and the wall time since `started`."""
+    flags = [f"--{name}={getattr(args, name)}" for name in names]
+    flags += [f"--gin_bindings={b}" for b in args.gin_bindings]
+    flags += [f"--include_summary={p}" for p in getattr(args, "include_summary", [])]
+    return (
+        f"python benchmarks/{script} {' '.join(flags)}\n"
+        f"wall time {time.perf_counter() - started:.0f}s on {os.cpu_count()} CPU cores\n"
+    )
 
 
 def plan(args: argparse.Namespace, data_name=lambda dataset: dataset, **convert) -> list[tuple]:

@@ -98,18 +98,12 @@ def main() -> None:
         agents=AGENTS,
         num_steps=100000,
         eval_episodes=10,
+        seed_summaries=True,
     )
     flags.add_argument("--tasks", dest="datasets", help="dm_control tasks, comma-separated")
     flags.add_argument("--algorithm", default="rnd", help="the exploration data: rnd or random")
     flags.add_argument(
         "--transitions", type=int, default=1_000_000, help="transitions collected per domain"
-    )
-    flags.add_argument(
-        "--include_summary",
-        action="append",
-        default=[],
-        help="an earlier one-seed <prefix>_summary.csv whose seed joins the runs' seeds (run "
-        "with the same code and flags; its seed must not be among --seeds); repeatable",
     )
     args = flags.parse_args()
 
@@ -128,18 +122,13 @@ def main() -> None:
             for agent in args.agents.split(","):
                 run_dir = os.path.join(args.root, "runs", task, agent, f"seed{seed}")
                 jobs.append((task, agent, seed, data_dir, run_dir))
+    comparison_jobs.check_work(jobs, args)
     bindings = [f"DMCSuite.episodes={args.eval_episodes}", *args.gin_bindings]
     comparison_jobs.train_all(jobs, "exorl", args.num_steps, bindings, args.parallel)
     runs = {(t, a, s): r for t, a, s, _, r in jobs}
-    header = (
-        f"python benchmarks/exorl_singletask.py --tasks={args.datasets} --agents={args.agents} "
-        f"--algorithm={args.algorithm} --transitions={args.transitions} "
-        f"--num_steps={args.num_steps} --eval_episodes={args.eval_episodes} "
-        f"--seeds={args.seeds} --parallel={args.parallel}"
-        + "".join(f" --gin_bindings={b}" for b in args.gin_bindings)
-        + "".join(f" --include_summary={p}" for p in args.include_summary)
-        + "\n"
-        f"wall time {time.perf_counter() - started:.0f}s on {os.cpu_count()} CPU cores\n"
+    names = ("datasets", "agents", "algorithm", "transitions", "num_steps", "eval_episodes")
+    header = comparison_jobs.header(
+        "exorl_singletask.py", args, (*names, "seeds", "parallel"), started
     )
     earlier = task_summary.read_summaries(args.include_summary)
     text = task_summary.summarize_task_runs(

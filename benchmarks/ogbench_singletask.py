@@ -39,13 +39,7 @@ def main() -> None:
         agents=AGENTS,
         num_steps=100000,
         eval_episodes=50,
-    )
-    flags.add_argument(
-        "--include_summary",
-        action="append",
-        default=[],
-        help="an earlier one-seed <prefix>_summary.csv whose seed joins the runs' seeds (run "
-        "with the same code and flags; its seed must not be among --seeds); repeatable",
+        seed_summaries=True,
     )
     args = flags.parse_args()
 
@@ -58,21 +52,15 @@ def main() -> None:
         convert_gin="ogbench/convert_singletask.gin",
         source="ogbench_singletask_source",
     )
+    comparison_jobs.check_work(jobs, args)
     bindings = [
         f"OGBenchTaskSuite.episodes={args.eval_episodes}",
         *args.gin_bindings,
     ]
     comparison_jobs.train_all(jobs, "ogbench_singletask", args.num_steps, bindings, args.parallel)
     runs = {(d, a, s): r for d, a, s, _, r in jobs}
-    header = (
-        f"python benchmarks/ogbench_singletask.py --datasets={args.datasets} "
-        f"--num_steps={args.num_steps} --eval_episodes={args.eval_episodes} "
-        f"--seeds={args.seeds} --episodes={args.episodes} --parallel={args.parallel}"
-        + "".join(f" --gin_bindings={b}" for b in args.gin_bindings)
-        + "".join(f" --include_summary={p}" for p in args.include_summary)
-        + "\n"
-        f"wall time {time.perf_counter() - started:.0f}s on {os.cpu_count()} CPU cores\n"
-    )
+    names = ("datasets", "agents", "num_steps", "eval_episodes", "seeds", "episodes", "parallel")
+    header = comparison_jobs.header("ogbench_singletask.py", args, names, started)
     earlier = task_summary.read_summaries(args.include_summary)
     text = task_summary.summarize_task_runs(runs, args.out_dir, header=header, earlier=earlier)
     print(text, flush=True)
