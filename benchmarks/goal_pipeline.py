@@ -23,17 +23,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from cfgrl_tf.agents import goal_conditioned as gc  # noqa: E402
+from cfgrl_tf import agents  # noqa: E402
 from cfgrl_tf.data import reader  # noqa: E402
 from cfgrl_tf.data.goals import GoalSampler  # noqa: E402
 from cfgrl_tf.learner import Learner  # noqa: E402
 
 SIZES = {"cpu": ((256, 256, 256), 256), "paper": ((512, 512, 512, 512), 1024)}
 AGENTS = {
-    "GCBC": gc.GCBCAgent,
-    "GCFBC": gc.GCFBCAgent,
-    "CFGRL": gc.GCCFGRLAgent,
-    "HCFGRL": gc.HCFGRLAgent,
+    "GCBC": agents.GCBCAgent,
+    "GCFBC": agents.GCFBCAgent,
+    "CFGRL": agents.GCCFGRLAgent,
+    "HCFGRL": agents.HCFGRLAgent,
 }
 
 
