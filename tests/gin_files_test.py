@@ -2,6 +2,7 @@
 
 import glob
 import os
+import re
 
 import gin
 import numpy as np
@@ -250,7 +251,42 @@ def test_paper_size_overlay_scales_every_agent(path):
         assert sizes == {_PAPER_SIZES[_rel(path)]}, (agent_file, sizes)
 
 
-@pytest.mark.parametrize("path", _BANDIT_FILES + _GOAL_FILES + _TASK_FILES + _GYM_FILES, ids=_rel)
+def _agent_class(path):
+    with open(path) as f:
+        return re.search(r"^train\.agent = @(\w+)", f.read(), re.M).group(1)
+
+
+def _mirrored_files():
+    """One shipped file per agent class (its first family in the order below: the bandit's data is
+    the cheapest), plus each family's IQL+AWR file (or its first) where that family would otherwise
+    go unrun: every agent's step and every family's input pipeline run mirrored, without training
+    the same agent on a second family's data."""
+    picked, classes = [], set()
+    for files in (_BANDIT_FILES, _GOAL_FILES, _TASK_FILES, _GYM_FILES):
+        for path in files:
+            if _agent_class(path) not in classes:
+                classes.add(_agent_class(path))
+                picked.append(path)
+        if not set(files) & set(picked):
+            awr = [p for p in files if os.path.basename(p) == "iql_awr.gin"]
+            picked.append((awr or files)[0])
+    return picked
+
+
+def test_the_mirrored_files_cover_every_agent_class_and_family():
+    picked = _mirrored_files()
+    every = _BANDIT_FILES + _GOAL_FILES + _TASK_FILES + _GYM_FILES
+    assert {_agent_class(p) for p in picked} == {_agent_class(p) for p in every}
+    assert {os.path.dirname(_rel(p)) for p in picked} == {
+        "bandit",
+        "ogbench",
+        "ogbench_singletask",
+        "gym",
+    }
+    assert len(picked) < len(every)
+
+
+@pytest.mark.parametrize("path", _mirrored_files(), ids=_rel)
 def test_agent_file_trains_mirrored_with_its_own_settings(path, request, tmp_path, capsys):
     """Each shipped config under MirroredStrategy on 2 logical CPUs, keeping its own
     `train.jit_compile` (True in every shipped file: XLA cannot span logical CPUs, so the learner
