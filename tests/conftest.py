@@ -26,9 +26,9 @@ def _clean_gin():
 @pytest.fixture(scope="session")
 def tiny_bandit_dir(tmp_path_factory):
     """A 512-record 8gaussians dataset written through the real writer (2 shards)."""
-    tmp = tmp_path_factory.mktemp("tiny_bandit")
     from cfgrl_tf.data import bandit, spec, writer
 
+    tmp = tmp_path_factory.mktemp("tiny_bandit")
     arrays, source = bandit.bandit_transitions("8gaussians", num_samples=512, seed=0)
     path = str(tmp / "data" / "8gaussians")
     writer.write_dataset(
@@ -46,11 +46,11 @@ def tiny_bandit_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_goal_dir(tmp_path_factory):
     """A goal-conditioned dataset converted from a tiny pointmaze-sized OGBench file."""
-    tmp = tmp_path_factory.mktemp("tiny_goal")
     from testutil import write_tiny_ogbench_npz
 
     from cfgrl_tf.data import build, ogbench_npz
 
+    tmp = tmp_path_factory.mktemp("tiny_goal")
     npz = write_tiny_ogbench_npz(tmp / "pointmaze-medium-navigate-v0.npz")
     path = str(tmp / "data" / "pointmaze")
     build.build_dataset(path, source=lambda: ogbench_npz.ogbench_source(npz), num_shards=2)
@@ -61,11 +61,11 @@ def tiny_goal_dir(tmp_path_factory):
 def tiny_task_dir(tmp_path_factory):
     """A single-task dataset (OGBench's rewards of pointmaze-medium's default task) converted
     from a tiny pointmaze-sized OGBench file."""
-    tmp = tmp_path_factory.mktemp("tiny_task")
     from testutil import write_tiny_ogbench_npz
 
     from cfgrl_tf.data import build, ogbench_singletask
 
+    tmp = tmp_path_factory.mktemp("tiny_task")
     npz = write_tiny_ogbench_npz(tmp / "pointmaze-medium-navigate-v0.npz")
     path = str(tmp / "data" / "pointmaze-singletask")
     build.build_dataset(
@@ -78,12 +78,12 @@ def tiny_task_dir(tmp_path_factory):
 def tiny_gym_dir(tmp_path_factory):
     """A D4RL-layout hopper file (11 observation features, 3 actions, random values, 4 episodes
     of 16 steps) converted with d4rl_source, named 'hopper-medium-v2' (evaluated on Hopper-v5)."""
-    tmp = tmp_path_factory.mktemp("tiny_gym")
     import h5py
     import numpy as np
 
     from cfgrl_tf.data import build, d4rl
 
+    tmp = tmp_path_factory.mktemp("tiny_gym")
     rng = np.random.default_rng(0)
     num = 64
     path = str(tmp / "hopper-tiny.hdf5")
@@ -104,9 +104,9 @@ def tiny_gym_dir(tmp_path_factory):
 def tiny_exorl_dir(tmp_path_factory):
     """Two 20-step walker episodes collected with random actions in ExORL's layout
     (`generate_exorl`), converted with walker_walk's rewards."""
-    tmp = tmp_path_factory.mktemp("tiny_exorl")
     from cfgrl_tf.data import build, exorl, exorl_generate
 
+    tmp = tmp_path_factory.mktemp("tiny_exorl")
     exorl_generate.generate_exorl(
         str(tmp / "exorl"),
         domain="walker",

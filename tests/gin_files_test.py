@@ -256,16 +256,26 @@ def _agent_class(path):
         return re.search(r"^train\.agent = @(\w+)", f.read(), re.M).group(1)
 
 
+# The families the mirrored test runs, cheapest data first.
+_MIRRORED_FAMILIES = {
+    "bandit": _BANDIT_FILES,
+    "ogbench": _GOAL_FILES,
+    "ogbench_singletask": _TASK_FILES,
+    "gym": _GYM_FILES,
+}
+
+
 def _mirrored_files():
-    """One shipped file per agent class (its first family in the order below: the bandit's data is
-    the cheapest), plus each family's IQL+AWR file (or its first) where that family would otherwise
-    go unrun: every agent's step and every family's input pipeline run mirrored, without training
-    the same agent on a second family's data."""
+    """One shipped file per agent class (from its first family in _MIRRORED_FAMILIES), plus each
+    family's IQL+AWR file (or its first) where that family would otherwise go unrun: every agent's
+    step and every family's input pipeline run mirrored, without training the same agent on a
+    second family's data."""
     picked, classes = [], set()
-    for files in (_BANDIT_FILES, _GOAL_FILES, _TASK_FILES, _GYM_FILES):
+    for files in _MIRRORED_FAMILIES.values():
         for path in files:
-            if _agent_class(path) not in classes:
-                classes.add(_agent_class(path))
+            agent_class = _agent_class(path)
+            if agent_class not in classes:
+                classes.add(agent_class)
                 picked.append(path)
         if not set(files) & set(picked):
             awr = [p for p in files if os.path.basename(p) == "iql_awr.gin"]
@@ -275,14 +285,9 @@ def _mirrored_files():
 
 def test_the_mirrored_files_cover_every_agent_class_and_family():
     picked = _mirrored_files()
-    every = _BANDIT_FILES + _GOAL_FILES + _TASK_FILES + _GYM_FILES
+    every = [path for files in _MIRRORED_FAMILIES.values() for path in files]
     assert {_agent_class(p) for p in picked} == {_agent_class(p) for p in every}
-    assert {os.path.dirname(_rel(p)) for p in picked} == {
-        "bandit",
-        "ogbench",
-        "ogbench_singletask",
-        "gym",
-    }
+    assert {os.path.dirname(_rel(p)) for p in picked} == set(_MIRRORED_FAMILIES)
     assert len(picked) < len(every)
 
 
