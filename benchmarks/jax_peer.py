@@ -19,6 +19,10 @@ The step does the same work as cfgrl_tf's, network for network and pass for pass
              label-conditioned flow (forward, backward, Adam), then the Polyak target Q and EMA.
 
 Randomness is JAX's: a key carried in the state and split every step.
+
+Sampling (the peer of sample_vs_jax.py): `goal_flow_sampler` is the jitted policy of GCFBC, CFGRL
+and HCFGRL, Euler steps of v = v_null + w (v_goal - v_null) with both halves in one network call
+per step, the high actor's subgoal first for HCFGRL, the batch as the leading dimension.
 """
 
 from __future__ import annotations
@@ -570,3 +574,123 @@ def cfgrl_iql(config: CFGRLIQLConfig, sampler: BatchSampler, seed: int = 0) -> P
         return new, metrics
 
     return Peer("cfgrl_iql", state, update, sampler)
+
+
+# -- sampling (the peer of sample_vs_jax.py) ------------------------------------------------------
+
+
+def goal_vector_fields(config: GoalFlowConfig) -> dict[str, GoalVectorField]:
+    """The flows of a goal-conditioned agent by level: the actor, and the high actor (over
+    subgoals) of a hierarchical one, as `goal_flow` builds them."""
+    levels = {"actor": config.action_dim}
+    if config.hierarchical:
+        levels["high_actor"] = config.goal_dim
+    return {
+        name: GoalVectorField(
+            tuple(config.hidden_dims), output_dim, config.goal_dim, config.num_time_frequencies
+        )
+        for name, output_dim in levels.items()
+    }
+
+
+def guided_euler(net, params, observations, goals, noise, weights, *, num_steps, guided, clip):
+    """Euler steps of v = v_null + w (v_goal - v_null) from `noise` at t = 0 to t = 1.
+
+    As cfgrl_tf's sampler: the goal and null-goal halves of the batch go through the network in
+    one call of 2B rows per step, `weights` [B] is each row's w, and actions (not subgoals) are
+    clipped into [-1, 1] at the end. Unguided (`guided` False), one call of B rows on the goal.
+    """
+    rows = noise.shape[0]
+    copies = 2 if guided else 1
+    mask = jnp.ones([rows])
+    if guided:
+        observations = jnp.concatenate([observations, observations], axis=0)
+        goals = jnp.concatenate([goals, goals], axis=0)
+        mask = jnp.concatenate([mask, jnp.zeros([rows])], axis=0)
+    x, dt = noise, 1.0 / num_steps
+    for step in range(num_steps):  # unrolled, as cfgrl_tf's compiled integration is
+        times = jnp.full([copies * rows], step * dt)
+        v = net.apply(params, observations, goals, mask, jnp.concatenate([x] * copies, 0), times)
+        if guided:
+            cond, null = jnp.split(v, 2, axis=0)
+            v = null + weights[:, None] * (cond - null)
+        x = x + dt * v
+    return jnp.clip(x, -1.0, 1.0) if clip else x
+
+
+@dataclasses.dataclass
+class GoalFlowSampler:
+    """A goal-conditioned flow policy ready to sample: its networks, weights and jitted sampler.
+
+    `sample(params, observations [B, obs], goals [B, goal], guidance_weight [B], seed [])`
+    returns [B, action_dim] actions; the batch is the leading dimension of every input.
+    """
+
+    name: str
+    nets: dict[str, GoalVectorField]
+    params: dict[str, Any]
+    sample: Callable
+
+    def __call__(self, observations, goals, guidance_weight, seed) -> np.ndarray:
+        """Actions as a numpy array (waits for them, as a policy call in an evaluator would)."""
+        return np.asarray(self.sample(self.params, observations, goals, guidance_weight, seed))
+
+
+def goal_flow_sampler(
+    config: GoalFlowConfig,
+    num_flow_steps: int,
+    guided: bool,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> GoalFlowSampler:
+    """The sampler of GCFBC, CFGRL and HCFGRL, the way the reference JAX code samples.
+
+    Inputs are normalised with the dataset's statistics; a hierarchical policy first samples a
+    subgoal (in the normalised goal space, unclipped) with the high actor, then the action toward
+    it with the actor, both at the same w. Noise comes from `jax.random` inside the jitted
+    function, from a key made of the scalar seed.
+
+    Args:
+      config: the agent's sizes and statistics (the training settings are not read).
+      num_flow_steps: Euler steps per level.
+      guided: classifier-free guidance (CFGRL, HCFGRL); False samples on the goal alone (GCFBC).
+      params: {level: flax params} (e.g. copied from a cfgrl_tf agent); None initialises them as
+        `goal_flow` does.
+      seed: the initialisation's seed when `params` is None.
+    """
+    nets = goal_vector_fields(config)
+    if params is None:
+        keys = jax.random.split(jax.random.PRNGKey(seed), len(nets))
+        params = {
+            name: net.init(
+                key,
+                jnp.zeros([2, config.observation_dim]),
+                jnp.zeros([2, config.goal_dim]),
+                jnp.ones([2]),
+                jnp.zeros([2, net.output_dim]),
+                jnp.zeros([2]),
+            )
+            for key, (name, net) in zip(keys, nets.items(), strict=True)
+        }
+    steps = {"num_steps": int(num_flow_steps), "guided": bool(guided)}
+
+    @jax.jit
+    def sample(params, observations, goals, guidance_weight, seed):
+        high_key, low_key = jax.random.split(jax.random.PRNGKey(seed))
+        observations = config.observation_norm(observations)
+        goals = config.goal_norm(goals)
+        rows = observations.shape[0]
+        weights = jnp.broadcast_to(jnp.asarray(guidance_weight, jnp.float32), (rows,))
+        if config.hierarchical:
+            noise = jax.random.normal(high_key, (rows, config.goal_dim))
+            goals = guided_euler(
+                nets["high_actor"], params["high_actor"], observations, goals, noise, weights,
+                clip=False, **steps,
+            )  # fmt: skip
+        noise = jax.random.normal(low_key, (rows, config.action_dim))
+        return guided_euler(
+            nets["actor"], params["actor"], observations, goals, noise, weights, clip=True, **steps
+        )
+
+    name = ("h" if config.hierarchical else "") + ("cfgrl" if guided else "gcfbc")
+    return GoalFlowSampler(name, nets, params, sample)
