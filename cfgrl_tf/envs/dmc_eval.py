@@ -52,8 +52,10 @@ class DMCAdapter:
         self.max_episode_steps = max_episode_steps
 
     def make_env(self) -> dmc_tasks.DMCEnv:
-        # The seed is irrelevant: every reset reseeds the env's random state.
-        return dmc_tasks.make_task(self.name, seed=0)
+        # The seed is irrelevant: every reset reseeds the env's random state. Quiet wherever it
+        # runs (also in an env worker process).
+        with dmc_tasks.quiet_dm_control():
+            return dmc_tasks.make_task(self.name, seed=0)
 
     def close_env(self, env: dmc_tasks.DMCEnv) -> None:
         env.close()
@@ -139,6 +141,7 @@ def evaluate_lockstep(
     max_episode_steps: int | None = None,
     progress: bool = True,
     max_envs: int | None = None,
+    env_workers: int | None = None,
     one_at_a_time: bool = False,
 ) -> list[EpisodeResult]:
     """Runs every (episode, sweep value) rollout of a DeepMind Control task in lockstep.
@@ -154,6 +157,9 @@ def evaluate_lockstep(
         progress: print progress lines.
         max_envs: environments alive at once (default: all rollouts, in waves of at most
             `MAX_ENVS`).
+        env_workers: processes stepping the environments (default: one per core for a large
+            evaluation, else 1, in this process; see `env_slots.auto_workers`). Results do not
+            depend on it.
         one_at_a_time: run the reference loop instead (one env, one episode at a time).
 
     Returns:
@@ -171,7 +177,9 @@ def evaluate_lockstep(
     if max_episode_steps is not None:
         lockstep.check_count("max_episode_steps", max_episode_steps)
         max_episode_steps = int(max_episode_steps)
-    loop = lockstep.choose_loop(one_at_a_time=one_at_a_time, max_envs=max_envs)
+    loop = lockstep.choose_loop(
+        one_at_a_time=one_at_a_time, max_envs=max_envs, env_workers=env_workers
+    )
     adapter = DMCAdapter(task_name, max_episode_steps=max_episode_steps)
     rollouts = make_rollouts((TASK_ID,), episodes, values, seed)
     with dmc_tasks.quiet_dm_control():

@@ -263,6 +263,7 @@ def evaluate_lockstep(
     max_episode_steps: int | None = None,
     progress: bool = True,
     max_envs: int | None = None,
+    env_workers: int | None = None,
     one_at_a_time: bool = False,
     obs_dim: int | None = None,
     action_scale: float = 1.0,
@@ -281,6 +282,9 @@ def evaluate_lockstep(
         progress: print progress lines.
         max_envs: environments alive at once (default: all rollouts, in waves of at most
             `MAX_ENVS`).
+        env_workers: processes stepping the environments (default: one per core for a large
+            evaluation, else 1, in this process; see `env_slots.auto_workers`). Results do not
+            depend on it.
         one_at_a_time: run the reference loop instead (one env, one episode at a time).
         obs_dim: the policy's observation size, checked against the env's (None: not checked).
         action_scale: the dataset's `action_scale`: the policy's actions are divided by it.
@@ -310,7 +314,9 @@ def evaluate_lockstep(
         and action_scale > 0
     ):
         raise errors.UserError(f"action_scale must be a positive number, got {action_scale!r}")
-    loop = lockstep.choose_loop(one_at_a_time=one_at_a_time, max_envs=max_envs)
+    loop = lockstep.choose_loop(
+        one_at_a_time=one_at_a_time, max_envs=max_envs, env_workers=env_workers
+    )
     adapter = GymAdapter(
         env_id,
         max_episode_steps=max_episode_steps,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from cfgrl_tf import errors
+from cfgrl_tf.envs import env_slots
 from cfgrl_tf.envs.episodes import EpisodeResult
 from cfgrl_tf.envs.rollout import EnvAdapter, Live, Recording, Rollout
 
@@ -57,6 +58,7 @@ def run_lockstep(
     *,
     seed: int,
     max_envs: int | None = None,
+    env_workers: int | None = None,
     progress: bool = True,
 ) -> Outcome:
     """Runs the rollouts in lockstep, one policy call per step for all the running ones.
@@ -77,55 +79,76 @@ def run_lockstep(
         seed: non-negative; sets the policy seeds.
         max_envs: environments alive at once; rollouts beyond it wait and reuse a finished
             rollout's env. Default: `adapter.default_max_envs`.
+        env_workers: processes stepping the environments (`env_slots.WorkerSlots`); 1 steps them
+            in this process. Default: `env_slots.auto_workers` (one per core for a large
+            evaluation). Results do not depend on it.
         progress: print a line to stdout about every 10% of the horizon's steps.
 
     Raises:
-        UserError: a bad max_envs, or a policy returning the wrong shape or non-finite actions.
+        UserError: a bad max_envs or env_workers, or a policy returning the wrong shape or
+            non-finite actions.
     """
     if max_envs is not None:
         check_count("max_envs", max_envs)
-    envs = [adapter.make_env()]
+    if env_workers is not None:
+        check_count("env_workers", env_workers)
+    first = adapter.make_env()
     try:
         if max_envs is None:
-            max_envs = adapter.default_max_envs(envs[0], len(rollouts))
-        envs.extend(adapter.make_env() for _ in range(min(max_envs, len(rollouts)) - 1))
-        return _lockstep(adapter, policy, rollouts, envs, seed, progress)
+            max_envs = adapter.default_max_envs(first, len(rollouts))
+        num_envs = min(max_envs, len(rollouts))
+        bounds = adapter.action_bounds(first)
+        horizon = adapter.horizon(first)
+        if env_workers is None:
+            env_workers = env_slots.auto_workers(num_envs, len(rollouts) * horizon)
+        workers = min(env_workers, num_envs)
+    except BaseException:
+        adapter.close_env(first)
+        raise
+    slots = env_slots.make_slots(adapter, first, num_envs, workers)
+    try:
+        return _lockstep(adapter, policy, rollouts, slots, bounds, horizon, seed, progress)
     finally:
-        for env in envs:
-            adapter.close_env(env)
+        slots.close()
 
 
 def _lockstep(
     adapter: EnvAdapter,
     policy: Policy,
     rollouts: Sequence[Rollout],
-    envs: list,
+    slots: env_slots.LocalSlots | env_slots.WorkerSlots,
+    bounds: tuple[int, np.ndarray, np.ndarray],
+    horizon: int,
     seed: int,
     progress: bool,
 ) -> Outcome:
-    num_envs = len(envs)
-    action_dim, low, high = adapter.action_bounds(envs[0])
+    num_envs = len(slots)
+    action_dim, low, high = bounds
     pending = iter(rollouts)
-    lives: list[Live | None] = [Live(env, next(pending), adapter) for env in envs]
-    # One row per env; "observations" first, then the start's other inputs.
-    first = {"observations": lives[0].observation, **lives[0].inputs}
-    inputs = {k: np.zeros((num_envs, *np.shape(v)), np.float32) for k, v in first.items()}
+    running: list[Rollout | None] = [next(pending) for _ in range(num_envs)]
+    lengths = np.zeros(num_envs, np.int64)  # steps of each slot's current rollout
+    inputs: dict[str, np.ndarray] = {}
     sweeps = np.zeros(num_envs, np.float32)
 
-    def load(slot: int) -> None:
-        live = lives[slot]
-        inputs["observations"][slot] = live.observation
-        for key, value in live.inputs.items():
-            inputs[key][slot] = value
-        sweeps[slot] = live.rollout.sweep_value
+    def load(assignments: list[tuple[int, Rollout]]) -> None:
+        for (slot, rollout), (observation, fixed) in zip(
+            assignments, slots.reset(assignments), strict=True
+        ):
+            row = {"observations": observation, **fixed}
+            if not inputs:  # one row per env; "observations" first, then the start's inputs
+                inputs.update(
+                    {k: np.zeros((num_envs, *np.shape(v)), np.float32) for k, v in row.items()}
+                )
+            for key, value in row.items():
+                inputs[key][slot] = value
+            sweeps[slot] = rollout.sweep_value
+            lengths[slot] = 0
 
-    for slot in range(num_envs):
-        load(slot)
+    load(list(enumerate(running)))
 
     results: list[EpisodeResult | None] = [None] * len(rollouts)
     recordings: list[Recording] = []
     active = np.ones(num_envs, bool)
-    horizon = adapter.horizon(envs[0])
     bound = math.ceil(len(rollouts) / num_envs) * horizon
     report_every = max(1, horizon // 10)
     base = _policy_seed_base(seed, 0)
@@ -147,29 +170,30 @@ def _lockstep(
             adapter.name,
         )
         actions = np.clip(actions[:n], low, high)
-        for j, slot in enumerate(rows):
-            live = lives[slot]
-            done, success = live.step(actions[j])
-            if not done:
-                inputs["observations"][slot] = live.observation
+        lengths[rows] += 1
+        starts = []
+        for slot, stepped in zip(rows.tolist(), slots.step(rows.tolist(), actions), strict=True):
+            if not stepped.done:
+                inputs["observations"][slot] = stepped.observation
                 continue
-            results[live.rollout.index] = live.result(success)
-            _keep(recordings, live.recording(success))
+            result = stepped.result
+            results[running[slot].index] = result
+            _keep(recordings, stepped.recording)
             finished += 1
-            successes += success
-            returns += live.episode_return
-            env_steps += live.length
+            successes += result.success
+            returns += result.episode_return
+            env_steps += result.length
             nxt = next(pending, None)
+            running[slot] = nxt
             if nxt is None:
                 active[slot] = False
-                lives[slot] = None
             else:
-                lives[slot] = Live(live.env, nxt, adapter)
-                load(slot)
+                starts.append((slot, nxt))
+        if starts:
+            load(starts)
         step += 1
         if progress and (step % report_every == 0 or not active.any()):
-            running = sum(live.length for live in lives if live is not None)
-            rate = (env_steps + running) / max(time.perf_counter() - start, 1e-9)
+            rate = (env_steps + int(lengths[active].sum())) / max(time.perf_counter() - start, 1e-9)
             print(
                 f"[{adapter.name}] step {step}/{bound}: active rollouts "
                 f"{int(active.sum())}, finished {finished}/{len(rollouts)}, "
@@ -271,14 +295,17 @@ def check_count(name: str, value: Any) -> None:
         raise errors.UserError(f"{name} must be a positive integer, got {value!r}")
 
 
-def choose_loop(*, one_at_a_time: bool, max_envs: int | None):
+def choose_loop(*, one_at_a_time: bool, max_envs: int | None, env_workers: int | None = None):
     """The loop an evaluation runs: `run_one_at_a_time` (the reference), or `run_lockstep` with
-    `max_envs` environments alive at once (checked; None for the adapter's default)."""
+    `max_envs` environments alive at once, stepped by `env_workers` processes (both checked;
+    None for the defaults)."""
     if one_at_a_time:
         return run_one_at_a_time
     if max_envs is not None:
         check_count("max_envs", max_envs)
-    return functools.partial(run_lockstep, max_envs=max_envs)
+    if env_workers is not None:
+        check_count("env_workers", env_workers)
+    return functools.partial(run_lockstep, max_envs=max_envs, env_workers=env_workers)
 
 
 def check_seed(seed: Any) -> int:

@@ -18,7 +18,6 @@ renders: videos are made by replaying the recorded actions in a subprocess witho
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -88,6 +87,7 @@ def evaluate_lockstep(
     video_sweep_value: float | None = None,
     video_frame_skip: int = videos.DEFAULT_VIDEO_FRAME_SKIP,
     max_envs: int | None = None,
+    env_workers: int | None = None,
 ) -> list[EpisodeResult]:
     """Runs every (task, episode, sweep value) rollout in lockstep, one policy call per step.
 
@@ -121,6 +121,9 @@ def evaluate_lockstep(
         video_frame_skip: record every this many steps (and the last).
         max_envs: environments alive at once; rollouts beyond it wait and reuse a finished
             rollout's env. Default: all rollouts at once for mazes, 16 for manipulation envs.
+        env_workers: processes stepping the environments (default: one per core for a large
+            evaluation, else 1, in this process; see `env_slots.auto_workers`). Results do not
+            depend on it.
 
     Returns:
         One result per rollout, ordered by task, then episode, then sweep value.
@@ -147,9 +150,7 @@ def evaluate_lockstep(
         video_sweep_value=video_sweep_value,
         video_frame_skip=video_frame_skip,
     )
-    if max_envs is not None:
-        lockstep.check_count("max_envs", max_envs)
-    loop = functools.partial(lockstep.run_lockstep, max_envs=max_envs)
+    loop = lockstep.choose_loop(one_at_a_time=False, max_envs=max_envs, env_workers=env_workers)
     return ogbench_run.run(settings, policy, loop).results
 
 
@@ -158,21 +159,22 @@ def evaluate_one_at_a_time(
 ) -> list[EpisodeResult]:
     """The reference loop: one env, one episode at a time, one policy call (B = 1) per step.
 
-    Takes the arguments of `evaluate_lockstep`, with the same defaults, but max_envs (its one env
-    runs every episode). Same reset seeds and result order, so the two agree exactly for a
-    deterministic policy. Each episode's policy seeds start from their own base, so episodes do
-    not share noise.
+    Takes the arguments of `evaluate_lockstep`, with the same defaults, but max_envs and
+    env_workers (its one env runs every episode, here). Same reset seeds and result order, so
+    the two agree exactly for a deterministic policy. Each episode's policy seeds start from
+    their own base, so episodes do not share noise.
 
     Raises:
-        TypeError: an argument `evaluate_lockstep` does not take, or max_envs.
+        TypeError: an argument `evaluate_lockstep` does not take, or max_envs or env_workers.
         UserError: as `evaluate_lockstep`.
     """
-    if "max_envs" in kwargs:
-        raise TypeError("evaluate_one_at_a_time() takes no max_envs: one env runs every episode")
+    for name in ("max_envs", "env_workers"):
+        if name in kwargs:
+            raise TypeError(f"evaluate_one_at_a_time() takes no {name}: one env runs every episode")
     # One parameter list, evaluate_lockstep's, so the two loops cannot drift apart.
     args = inspect.signature(evaluate_lockstep).bind(env_name, policy, **kwargs)
     args.apply_defaults()
-    del args.arguments["policy"], args.arguments["max_envs"]
+    del args.arguments["policy"], args.arguments["max_envs"], args.arguments["env_workers"]
     settings = _settings(**args.arguments)
     return ogbench_run.run(settings, policy, lockstep.run_one_at_a_time).results
 

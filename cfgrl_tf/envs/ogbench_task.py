@@ -85,6 +85,7 @@ def evaluate_lockstep(
     video_sweep_value: float | None = None,
     video_frame_skip: int = videos.DEFAULT_VIDEO_FRAME_SKIP,
     max_envs: int | None = None,
+    env_workers: int | None = None,
     one_at_a_time: bool = False,
 ) -> list[EpisodeResult]:
     """Runs every (episode, sweep value) rollout of the env's task in lockstep.
@@ -101,6 +102,9 @@ def evaluate_lockstep(
         video_dir, video_episodes, video_sweep_value, video_frame_skip: videos, as in
             `ogbench_goal.evaluate_lockstep`.
         max_envs: environments alive at once (default: all for mazes, 16 for manipulation).
+        env_workers: processes stepping the environments (default: one per core for a large
+            evaluation, else 1, in this process; see `env_slots.auto_workers`). Results do not
+            depend on it.
         one_at_a_time: run the reference loop instead (one env, one episode at a time).
 
     Returns:
@@ -128,7 +132,9 @@ def evaluate_lockstep(
         video_sweep_value=video_sweep_value,
         video_frame_skip=video_frame_skip,
     )
-    loop = lockstep.choose_loop(one_at_a_time=one_at_a_time, max_envs=max_envs)
+    loop = lockstep.choose_loop(
+        one_at_a_time=one_at_a_time, max_envs=max_envs, env_workers=env_workers
+    )
     return ogbench_run.run(settings, policy, loop).results
 
 

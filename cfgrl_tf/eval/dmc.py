@@ -30,6 +30,8 @@ class DMCSuite(suites.Suite):
       episodes: episodes, each run at every knob value from the same start.
       sweep_values: knob values instead of the policy's default sweep.
       seed: sets the episodes' starts (the same for every knob value) and the policy noise.
+      env_workers: processes stepping the environments (default: one per core for a large
+        evaluation, else 1; results do not depend on it).
       max_episode_steps: ends episodes sooner than the task's time limit (for quick checks:
         returns are then not comparable with ExORL's).
       plot: write `eval/return.png`.
@@ -45,12 +47,14 @@ class DMCSuite(suites.Suite):
         sweep_values: Sequence[float] | None = None,
         seed: int = 0,
         max_episode_steps: int | None = None,
+        env_workers: int | None = None,
         plot: bool = True,
     ):
         self.episodes = episodes
         self.sweep_values = sweep_values
         self.seed = seed
         self.max_episode_steps = max_episode_steps
+        self.env_workers = env_workers
         self.plot = plot
 
     def evaluate(self, policy: Policy, data, root_dir, step, *, out_dir=None):
@@ -64,6 +68,7 @@ class DMCSuite(suites.Suite):
             episodes=self.episodes,
             seed=self.seed,
             max_episode_steps=self.max_episode_steps,
+            env_workers=self.env_workers,
         )
         elapsed = time.perf_counter() - started
         return returns.report(

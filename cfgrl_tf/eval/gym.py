@@ -66,6 +66,8 @@ class GymSuite(suites.Suite):
       episodes: episodes, each run at every knob value from the same start.
       sweep_values: knob values instead of the policy's default sweep.
       seed: sets the episodes' starts (the same for every knob value) and the policy noise.
+      env_workers: processes stepping the environments (default: one per core for a large
+        evaluation, else 1; results do not depend on it).
       max_episode_steps: ends episodes sooner than the env's time limit (for quick checks:
         returns are then not comparable with published ones). Default: the env's time limit, or
         a Minari dataset's collection limit when it is evaluated on its collection env.
@@ -88,6 +90,7 @@ class GymSuite(suites.Suite):
         sweep_values: Sequence[float] | None = None,
         seed: int = 0,
         max_episode_steps: int | None = None,
+        env_workers: int | None = None,
         env_name: str | None = None,
         env_kwargs: Mapping[str, Any] | None = None,
         ref_min_score: float | None = None,
@@ -98,6 +101,7 @@ class GymSuite(suites.Suite):
         self.sweep_values = sweep_values
         self.seed = seed
         self.max_episode_steps = max_episode_steps
+        self.env_workers = env_workers
         self.env_name = env_name
         self.env_kwargs = dict(env_kwargs or {})
         self.ref_min_score = ref_min_score
@@ -128,6 +132,7 @@ class GymSuite(suites.Suite):
                 episodes=self.episodes,
                 seed=self.seed,
                 max_episode_steps=self.time_limit(source, env_id),
+                env_workers=self.env_workers,
                 obs_dim=policy.inputs["observations"],
                 action_scale=data.info.action_scale,
                 env_kwargs=self.env_kwargs,

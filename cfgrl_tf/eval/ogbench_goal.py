@@ -30,6 +30,8 @@ class OGBenchGoalSuite(suites.Suite):
       episodes_per_task: episodes per task, each run at every knob value.
       sweep_values: guidance weights instead of the policy's default sweep.
       seed: sets the episodes' start states and goals (the same for every w) and the policy noise.
+      env_workers: processes stepping the environments (default: one per core for a large
+        evaluation, else 1; results do not depend on it).
       max_episode_steps: overrides the environment's time limit.
       video_dir: write one video per task here (needs MUJOCO_GL=egl or osmesa).
       plot: write `eval/success.png`.
@@ -47,6 +49,7 @@ class OGBenchGoalSuite(suites.Suite):
         sweep_values: Sequence[float] | None = None,
         seed: int = 0,
         max_episode_steps: int | None = None,
+        env_workers: int | None = None,
         video_dir: str | None = None,
         plot: bool = True,
     ):
@@ -55,6 +58,7 @@ class OGBenchGoalSuite(suites.Suite):
         self.sweep_values = sweep_values
         self.seed = seed
         self.max_episode_steps = max_episode_steps
+        self.env_workers = env_workers
         self.video_dir = video_dir
         self.plot = plot
 
@@ -74,6 +78,7 @@ class OGBenchGoalSuite(suites.Suite):
             episodes_per_task=self.episodes_per_task,
             seed=self.seed,
             max_episode_steps=self.max_episode_steps,
+            env_workers=self.env_workers,
             goal_key=data.info.source.get("goal_key", "observations"),
             video_dir=self.video_dir,
         )

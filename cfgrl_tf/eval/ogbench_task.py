@@ -29,6 +29,8 @@ class OGBenchTaskSuite(suites.Suite):
       episodes: episodes, each run at every knob value from the same start.
       sweep_values: knob values instead of the policy's default sweep.
       seed: sets the episodes' starts (the same for every knob value) and the policy noise.
+      env_workers: processes stepping the environments (default: one per core for a large
+        evaluation, else 1; results do not depend on it).
       max_episode_steps: overrides the environment's time limit.
       video_dir: write a video of the first episode at the largest knob value here (needs
         MUJOCO_GL=egl or osmesa).
@@ -46,6 +48,7 @@ class OGBenchTaskSuite(suites.Suite):
         sweep_values: Sequence[float] | None = None,
         seed: int = 0,
         max_episode_steps: int | None = None,
+        env_workers: int | None = None,
         video_dir: str | None = None,
         plot: bool = True,
     ):
@@ -53,6 +56,7 @@ class OGBenchTaskSuite(suites.Suite):
         self.sweep_values = sweep_values
         self.seed = seed
         self.max_episode_steps = max_episode_steps
+        self.env_workers = env_workers
         self.video_dir = video_dir
         self.plot = plot
 
@@ -67,6 +71,7 @@ class OGBenchTaskSuite(suites.Suite):
             episodes=self.episodes,
             seed=self.seed,
             max_episode_steps=self.max_episode_steps,
+            env_workers=self.env_workers,
             video_dir=self.video_dir,
         )
         elapsed = time.perf_counter() - started

@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from envs.goal_testutil import ENV, EPISODES, STEPS, TASKS, WEIGHTS, Recorder, controller, run
+from envs.line_testutil import HORIZON, STEP_BOUND, LineAdapter, line_policy, start_of
 
 from cfgrl_tf import errors
 from cfgrl_tf.envs import lockstep
 from cfgrl_tf.envs.ogbench_goal import evaluate_lockstep, evaluate_one_at_a_time
-from cfgrl_tf.envs.rollout import Start, make_rollouts
+from cfgrl_tf.envs.rollout import make_rollouts
 
 
 def test_lockstep_and_one_at_a_time_give_identical_results(lockstep_run, one_at_a_time_run):
@@ -87,69 +88,6 @@ def test_policy_of_the_wrong_shape():
 
 
 # ----------------------------------------------------------------------------------------------
-# The loops know nothing of OGBench or goals: a point on a line, observed alone.
-
-HORIZON = 12
-STEP_BOUND = 0.25
-
-
-class _Point:
-    """The state of one env: a position on a line and a step count."""
-
-    x = 0.0
-    t = 0
-
-
-class LineAdapter:
-    """Envs where a point starts in [-1, 0] and succeeds within 0.05 of 1; reward -|x - 1|."""
-
-    name = "line"
-
-    def __init__(self):
-        self.made = self.closed = 0
-
-    def make_env(self):
-        self.made += 1
-        return _Point()
-
-    def close_env(self, env):
-        self.closed += 1
-
-    def default_max_envs(self, env, num_rollouts):
-        return num_rollouts
-
-    def action_bounds(self, env):
-        return 1, np.full(1, -STEP_BOUND, np.float32), np.full(1, STEP_BOUND, np.float32)
-
-    def horizon(self, env):
-        return HORIZON
-
-    def reset(self, env, rollout):
-        env.x, env.t = start_of(rollout), 0
-
-        def step(action):
-            env.x += float(action[0])
-            env.t += 1
-            success = abs(env.x - 1.0) < 0.05
-            return np.array([env.x]), -abs(env.x - 1.0), success, env.t >= HORIZON, {"ok": success}
-
-        return Start(np.array([env.x]), {}, step, {})
-
-    def success(self, info):
-        return info["ok"]
-
-
-def start_of(rollout) -> float:
-    return float(np.random.default_rng(rollout.reset_seed).uniform(-1.0, 0.0))
-
-
-def line_policy(inputs, sweep_values, seed):
-    """Steps towards 1 at gain w (clipped to the step bound by the loop); w = 0 stands still."""
-    assert list(inputs) == ["observations"]
-    assert inputs["observations"].dtype == np.float32
-    return sweep_values[:, None] * (1.0 - inputs["observations"])
-
-
 def test_loops_run_an_adapter_without_goals_and_sum_its_rewards():
     rollouts = make_rollouts((1, 2), 3, (0.0, 1.0), seed=4)
     adapter = LineAdapter()
