@@ -24,10 +24,11 @@ from cfgrl_tf import distribute
 from cfgrl_tf.agents.base import Agent, agent_arguments
 from cfgrl_tf.data import features
 from cfgrl_tf.data.goals import GoalSampler
-from cfgrl_tf.data.reader import Dataset, make_batch_dataset
+from cfgrl_tf.data.reader import BatchSampler, Dataset, check_arrays, make_batch_dataset
 from cfgrl_tf.errors import TrainingError
 
 CHECKPOINT_DIR = "checkpoints"
+INPUT_PIPELINES = ("in_graph", "tf_data")
 METRICS_CSV = os.path.join("train", "metrics.csv")
 # Longest silence between progress lines, whatever the log interval.
 PROGRESS_SECONDS = 5.0
@@ -56,6 +57,12 @@ class Learner:
       jit_compile: compile each replica's train step with XLA.
       goal_sampler: draws the goals of the batches of an agent that trains on goals (default:
         `GoalSampler()` with its gin bindings).
+      input_pipeline: where batches are drawn. "in_graph": the dataset's arrays are held on
+        every replica's device and each replica gathers its batch (goal draws included) inside
+        the compiled multi-step loop, so no batch crosses from the host while training.
+        "tf_data": a tf.data pipeline gathers batches on the host and feeds them to the loop
+        (the dataset stays in host memory only, once per worker). Both draw the very same
+        batches (`reader.BatchSampler`), so the choice changes speed and memory, not results.
     """
 
     def __init__(
@@ -72,7 +79,13 @@ class Learner:
         max_checkpoints: int = 3,
         jit_compile: bool = False,
         goal_sampler: GoalSampler | None = None,
+        input_pipeline: str = "in_graph",
     ):
+        if input_pipeline not in INPUT_PIPELINES:
+            raise TrainingError(
+                f"input_pipeline={input_pipeline!r}: expected one of {', '.join(INPUT_PIPELINES)}"
+            )
+        self.input_pipeline = input_pipeline
         replicas = strategy.num_replicas_in_sync
         if batch_size % replicas:
             raise TrainingError(
@@ -117,6 +130,7 @@ class Learner:
         if self.restored_from:
             self._restore_exactly(root_dir)
         self._iterator = None
+        self._sampler = None
         if jit_compile and _replicas_share_one_cpu(strategy):
             # XLA compiles every replica's step for the host's one XLA CPU device, which cannot
             # read the variables of logical CPU:1..n ("Trying to access resource ... located in
@@ -178,14 +192,49 @@ class Learner:
 
     # -- compiled loop -------------------------------------------------------------------------
 
+    def _make_sampler(self) -> BatchSampler:
+        """The in-graph pipeline's sampler over the dataset held on every replica's device.
+
+        The arrays become non-trainable variables made in the strategy's scope: mirrored, one
+        copy per device, read locally by each replica (they are not part of the checkpoint).
+        """
+        check_arrays(self.dataset.arrays)
+        with self.strategy.scope():
+            tensors = {
+                key: tf.Variable(value, trainable=False, name=f"dataset_{key}")
+                for key, value in self.dataset.arrays.items()
+            }
+        per_replica = self.batch_size // self.strategy.num_replicas_in_sync
+        return BatchSampler(tensors, per_replica, self.goal_sampler)
+
+    def _in_graph_batch(self) -> dict[str, tf.Tensor]:
+        """This replica's batch of the current step, drawn on its device.
+
+        Replica r of the strategy is replica r % L of input pipeline r // L (L replicas per
+        worker, worker-major), and takes element step * L + r % L of its pipeline's stream with
+        seed `seed * 1000 + pipeline`: exactly the batch the tf.data pipeline would give it.
+        """
+        context = tf.distribute.get_replica_context()
+        replica = tf.cast(context.replica_id_in_sync_group, tf.int64)
+        local = _local_replicas(self.strategy)
+        element = self.step * local + replica % local
+        return self._sampler(element, self.seed * 1000 + replica // local)
+
     def _replica_step(self, batch):
         context = tf.distribute.get_replica_context()
         seed = step_seed(self.seed, self.step, context.replica_id_in_sync_group)
         return self.agent.train_step(batch, seed, self.batch_size)
 
+    def _replica_step_in_graph(self):
+        # The draw stays outside the XLA-compiled step: XLA's stateless RNG need not produce the
+        # host kernel's numbers, and the two pipelines must give the same batches.
+        return self._replica_fn(self._in_graph_batch())
+
     def _one_step(self, iterator):
-        batch = next(iterator)
-        per_replica = self.strategy.run(self._replica_fn, args=(batch,))
+        if iterator is None:
+            per_replica = self.strategy.run(self._replica_step_in_graph)
+        else:
+            per_replica = self.strategy.run(self._replica_fn, args=(next(iterator),))
         metrics = {
             k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
             for k, v in per_replica.items()
@@ -253,8 +302,10 @@ class Learner:
             return {}
         if self.restored_from:
             print(f"Resuming from {self.restored_from} at step {start}.", flush=True)
-        if self._iterator is None:
+        if self.input_pipeline == "tf_data" and self._iterator is None:
             self._iterator = self._make_iterator()
+        if self.input_pipeline == "in_graph" and self._sampler is None:
+            self._sampler = self._make_sampler()
 
         # Only the chief writes logs and runs callbacks (which write files too).
         writer = (
@@ -343,6 +394,14 @@ def _progress(step: int, num_steps: int, rate: float) -> str:
     eta = (num_steps - step) / max(rate, 1e-9)
     percent = 100 * step / num_steps
     return f"step {step}/{num_steps} ({percent:.0f}%) · {rate:.0f} steps/s · eta {eta:.0f}s"
+
+
+def _local_replicas(strategy: tf.distribute.Strategy) -> int:
+    """The replicas of this worker (its devices); 1 for a strategy without a device list."""
+    try:
+        return max(1, len(strategy.extended.worker_devices))
+    except (RuntimeError, AttributeError):
+        return 1
 
 
 def _replicas_share_one_cpu(strategy: tf.distribute.Strategy) -> bool:

@@ -46,6 +46,7 @@ def train(
     selection_metric: str | None = "actor/bc_loss",
     selection_top_k: int = 1,
     goal_sampler: GoalSampler | None = None,
+    input_pipeline: str = "in_graph",
     on_log: Callable[[int, dict], None] | None = None,
 ) -> Learner:
     """Trains `agent` on `dataset_dir` until step `num_steps`, then evaluates it with the
@@ -84,6 +85,9 @@ def train(
         takes; Diffusion-QL's default 1 is the second lowest.
       goal_sampler: how goals are drawn for agents that train on goals (default: `GoalSampler()`
         with its gin bindings).
+      input_pipeline: "in_graph" (batches drawn inside the compiled loop from the dataset held
+        on each device) or "tf_data" (drawn on the host by tf.data); the same batches either
+        way (see `Learner`).
       on_log: called at every log point with (step, metrics).
 
     Returns:
@@ -117,6 +121,7 @@ def train(
         checkpoint_interval=checkpoint_interval,
         jit_compile=jit_compile,
         goal_sampler=goal_sampler,
+        input_pipeline=input_pipeline,
     )
     if learner.current_step >= num_steps:
         # A finished run is not trained or evaluated again (that would add TensorBoard points

@@ -148,6 +148,76 @@ def _clean_message(error: tf.errors.OpError) -> str:
     return message.strip() or type(error).__name__
 
 
+class BatchSampler:
+    """Element k of a seeded stream of batches, as a pure TensorFlow function of (k, seed).
+
+    Element k gathers the records at
+    `stateless_uniform([batch_size], seed=stateless_fold_in([seed, 0], k), 0, N)`, plus the goals
+    a `GoalSampler` draws for them from the same element seed. Being a pure function of `(k,
+    seed)`, it serves both input pipelines alike: `make_batch_dataset` maps it over a tf.data
+    counter on the host, and the learner's in-graph pipeline calls it inside the compiled train
+    loop on arrays held on the device. Either way, element k is the same batch, and a run resumes
+    exactly with no input-pipeline state in the checkpoint. `stateless_fold_in` hashes k into the
+    seed rather than using `[seed, k]` directly, so the batches are not correlated with other
+    stateless randomness that training seeds with the raw pair `(seed, step)`.
+
+    Args:
+      tensors: feature name to a tensor (or variable) of N > 0 records on the first axis.
+      batch_size: records per batch.
+      goal_sampler: for a goal-conditioned dataset (with trajectory features), draws each
+        batch's goals (`goals`, `subgoals`, `goal_reached`, `goal_distance`).
+
+    Raises:
+      UserError: a goal sampler for a dataset without trajectory features.
+    """
+
+    def __init__(
+        self,
+        tensors: dict[str, tf.Tensor | tf.Variable],
+        batch_size: int,
+        goal_sampler: GoalSampler | None = None,
+    ):
+        if goal_sampler is not None and "trajectory_end" not in tensors:
+            raise errors.UserError(
+                "goals can only be drawn from a goal-conditioned dataset (one with trajectory "
+                "features, e.g. converted from an OGBench file)"
+            )
+        self.tensors = tensors
+        self.batch_size = int(batch_size)
+        self.goal_sampler = goal_sampler
+        self.num_records = int(next(iter(tensors.values())).shape[0])
+
+    def __call__(self, element: tf.Tensor, seed: tf.Tensor | int) -> dict[str, tf.Tensor]:
+        """Batch `element` of the stream with seed `seed` (int64 scalars)."""
+        base_seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+        element = tf.cast(element, tf.int64)
+        element_seed = tf.random.experimental.stateless_fold_in(base_seed, element, alg=_RNG_ALG)
+        indices = tf.random.stateless_uniform(
+            [self.batch_size],
+            seed=element_seed,
+            minval=0,
+            maxval=self.num_records,
+            dtype=tf.int64,
+            alg=_RNG_ALG,
+        )
+        batch = {key: tf.gather(value, indices) for key, value in self.tensors.items()}
+        if self.goal_sampler is not None:
+            goal_seed = tf.random.experimental.stateless_fold_in(element_seed, 1, alg=_RNG_ALG)
+            goal_table = self.tensors.get("goal_reps", self.tensors["observations"])
+            batch.update(self.goal_sampler.sample(self.tensors, indices, goal_table, goal_seed))
+        return batch
+
+
+def check_arrays(arrays: dict[str, np.ndarray]) -> int:
+    """The number of records of `arrays`; raises a UserError for none, or ragged ones."""
+    if not arrays:
+        raise errors.UserError("a batch stream needs at least one array")
+    lengths = {key: len(value) for key, value in arrays.items()}
+    if len(set(lengths.values())) != 1 or not next(iter(lengths.values())):
+        raise errors.UserError(f"arrays must have the same non-zero number of records: {lengths}")
+    return next(iter(lengths.values()))
+
+
 def make_batch_dataset(
     arrays: dict[str, np.ndarray],
     batch_size: int,
@@ -157,13 +227,8 @@ def make_batch_dataset(
 ) -> tf.data.Dataset:
     """An infinite stream of batches sampled uniformly with replacement, resumable by position.
 
-    Element k of the stream gathers the records at
-    `stateless_uniform([batch_size], seed=stateless_fold_in([seed, 0], k), 0, N)`. The seed is a
-    pure function of `(seed, k)`, so a stream started at `start_element=s` yields exactly elements
-    s, s + 1, ... of a stream started at 0: training resumes bit-exactly with no input-pipeline
-    state in the checkpoint. `stateless_fold_in` hashes k into the seed rather than using
-    `[seed, k]` directly, so the batches are not correlated with other stateless randomness that
-    training seeds with the raw pair `(seed, step)`.
+    Element k of the stream is `BatchSampler(...)(k, seed)`. A stream started at
+    `start_element=s` yields exactly elements s, s + 1, ... of a stream started at 0.
 
     Args:
       arrays: feature name to an array with N > 0 records on the first axis.
@@ -175,52 +240,26 @@ def make_batch_dataset(
         element seed, so goals are fresh on every pass and resume exactly too.
 
     Returns:
-      A `tf.data.Dataset` of dicts with the keys of `arrays` and a leading dimension `batch_size`.
+      A `tf.data.Dataset` of dicts with the keys of `arrays` (and the drawn goal features) and a
+      leading dimension `batch_size`.
 
     Raises:
       UserError: empty or ragged arrays, or a non-positive batch size or negative start element.
     """
-    if not arrays:
-        raise errors.UserError("make_batch_dataset needs at least one array")
-    lengths = {key: len(value) for key, value in arrays.items()}
-    if len(set(lengths.values())) != 1 or not next(iter(lengths.values())):
-        raise errors.UserError(f"arrays must have the same non-zero number of records: {lengths}")
+    check_arrays(arrays)
     if batch_size <= 0:
         raise errors.UserError(f"batch_size must be positive, got {batch_size}")
     if start_element < 0:
         raise errors.UserError(f"start_element must be non-negative, got {start_element}")
-
-    num_records = next(iter(lengths.values()))
     # Constants captured by the map function: the data is copied into TF once, not per element.
     tensors = {key: tf.constant(value) for key, value in arrays.items()}
-    base_seed = tf.constant([seed, 0], dtype=tf.int64)
-    goal_table = None
-    if goal_sampler is not None:
-        if "trajectory_end" not in tensors:
-            raise errors.UserError(
-                "goals can only be drawn from a goal-conditioned dataset (one with trajectory "
-                "features, e.g. converted from an OGBench file)"
-            )
-        goal_table = tensors.get("goal_reps", tensors["observations"])
-
-    def gather(element: tf.Tensor) -> dict[str, tf.Tensor]:
-        element_seed = tf.random.experimental.stateless_fold_in(base_seed, element, alg=_RNG_ALG)
-        indices = tf.random.stateless_uniform(
-            [batch_size],
-            seed=element_seed,
-            minval=0,
-            maxval=num_records,
-            dtype=tf.int64,
-            alg=_RNG_ALG,
-        )
-        batch = {key: tf.gather(value, indices) for key, value in tensors.items()}
-        if goal_sampler is not None:
-            goal_seed = tf.random.experimental.stateless_fold_in(element_seed, 1, alg=_RNG_ALG)
-            batch.update(goal_sampler.sample(tensors, indices, goal_table, goal_seed))
-        return batch
-
+    sampler = BatchSampler(tensors, batch_size, goal_sampler)
     return (
         tf.data.Dataset.counter(start_element)
-        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .map(
+            lambda element: sampler(element, seed),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
         .prefetch(tf.data.AUTOTUNE)
     )
