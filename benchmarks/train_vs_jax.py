@@ -12,7 +12,7 @@ paper's (4x512, batch 1024: the same gin file plus paper_size.gin):
 
   cfgrl_tf  the agent built from its shipped gin file, trained through its real path: the
             Learner's compiled multi-step loop (XLA step, train.steps_per_loop steps per host
-            call) fed by the tf.data pipeline with fresh goal draws. The figure is the Learner's
+            call) drawing its batches (goals included) inside that loop. The figure is the Learner's
             own steps/s (the loops' time, not the checkpoint it writes when train() returns).
   JAX       benchmarks/jax_peer.py: the same networks, losses, batch size and Adam, configured
             from the very agent object timed beside it, trained as the reference JAX code is
@@ -152,12 +152,13 @@ def singletask_dataset(folder: str, goal_data: reader.Dataset) -> reader.Dataset
 
 
 class Ours:
-    """One agent from its shipped gin file (plus paper_size.gin), trained by the Learner."""
+    """One agent from its shipped gin file (plus paper_size.gin and `bindings`), trained by the
+    Learner with `train.input_pipeline` as bound."""
 
-    def __init__(self, key: str, size: str, dataset: reader.Dataset, root_dir: str):
+    def __init__(self, key: str, size: str, dataset: reader.Dataset, root_dir: str, bindings=()):
         _, gin_file, agent_class, _ = AGENTS[key]
         gin.clear_config()
-        configurables.parse_gin([gin_file, *([SIZES[size]] if SIZES[size] else [])], [])
+        configurables.parse_gin([gin_file, *([SIZES[size]] if SIZES[size] else [])], bindings)
         self.batch_size = int(gin.query_parameter("train.batch_size"))
         self.steps_per_loop = int(gin.query_parameter("train.steps_per_loop"))
         self.learner = Learner(
@@ -170,6 +171,7 @@ class Ours:
             steps_per_loop=self.steps_per_loop,
             checkpoint_interval=10**9,
             jit_compile=bool(gin.query_parameter("train.jit_compile")),
+            input_pipeline=_bound("train.input_pipeline", "in_graph"),
         )
         self.agent = self.learner.agent
 
@@ -179,6 +181,14 @@ class Ours:
         with contextlib.redirect_stdout(io.StringIO()):  # its progress lines
             last = self.learner.train(target, log_interval=10**9)
         return last["perf/steps_per_second"]
+
+
+def _bound(name: str, default):
+    """A gin parameter's bound value, or `default` where nothing binds it."""
+    try:
+        return gin.query_parameter(name)
+    except ValueError:
+        return default
 
 
 # -- the JAX peer, configured from the agent timed beside it ------------------------------------

@@ -4,7 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import gin
 import keras
+
+from cfgrl_tf.errors import ConfigError
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@gin.configurable
+def hidden_precision(precision: str = "float32") -> str:
+    """The precision of every MLP's hidden layers unless one is given (gin:
+    `hidden_precision.precision = 'mixed_bfloat16'`).
+
+    "mixed_bfloat16" computes the hidden layers in bfloat16 (oneDNN's bfloat16 kernels on a CPU
+    that has them, tensor cores on a GPU) with float32 weights: the optimizer, checkpoints and
+    every loss stay float32, since an MLP's output layer computes in float32.
+
+    Raises:
+      ConfigError: another precision.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"hidden_precision.precision={precision!r}: expected one of {', '.join(PRECISIONS)}"
+        )
+    return precision
 
 
 @keras.saving.register_keras_serializable(package="cfgrl_tf")
@@ -19,6 +43,8 @@ class MLP(keras.layers.Layer):
         where it keeps Q-values from drifting; the flow actor does without it, as in the paper).
       final_scale: scale of the final layer's initialisation. A small value starts the network near
         zero output, which keeps early velocities and Q-values tame.
+      precision: "float32" or "mixed_bfloat16" for the hidden layers (default:
+        `hidden_precision()`, i.e. its gin binding); the output layer is always float32.
     """
 
     def __init__(
@@ -28,6 +54,7 @@ class MLP(keras.layers.Layer):
         activation: str = "gelu",
         layer_norm: bool = False,
         final_scale: float = 1.0,
+        precision: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -36,16 +63,24 @@ class MLP(keras.layers.Layer):
         self.activation = activation
         self.layer_norm = bool(layer_norm)
         self.final_scale = float(final_scale)
+        self.precision = hidden_precision() if precision is None else hidden_precision(precision)
         self._hidden = []
         for i, width in enumerate(self.hidden_dims):
-            self._hidden.append(keras.layers.Dense(width, activation=activation, name=f"dense_{i}"))
+            self._hidden.append(
+                keras.layers.Dense(
+                    width, activation=activation, dtype=self.precision, name=f"dense_{i}"
+                )
+            )
             if self.layer_norm:
-                self._hidden.append(keras.layers.LayerNormalization(name=f"norm_{i}"))
+                self._hidden.append(
+                    keras.layers.LayerNormalization(dtype=self.precision, name=f"norm_{i}")
+                )
         self._out = keras.layers.Dense(
             self.output_dim,
             kernel_initializer=keras.initializers.VarianceScaling(
                 scale=self.final_scale, mode="fan_avg", distribution="uniform"
             ),
+            dtype="float32",
             name="output",
         )
 
@@ -62,5 +97,6 @@ class MLP(keras.layers.Layer):
             activation=self.activation,
             layer_norm=self.layer_norm,
             final_scale=self.final_scale,
+            precision=self.precision,
         )
         return config

@@ -2,11 +2,13 @@
 
 import math
 
+import gin
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from cfgrl_tf.errors import ConfigError
 from cfgrl_tf.networks import (
     MLP,
     NULL_LABEL,
@@ -74,6 +76,35 @@ def test_mlp_shape_and_config_round_trip():
     clone(x)
     clone.set_weights(mlp.get_weights())
     np.testing.assert_allclose(clone(x).numpy(), y.numpy(), rtol=1e-6)
+
+
+def test_mlp_mixed_bfloat16_computes_hidden_layers_in_bfloat16_only():
+    x = tf.random.stateless_normal([B, 6], seed=[1, 2])
+    exact = MLP((16, 16), 3, layer_norm=True)
+    mixed = MLP((16, 16), 3, layer_norm=True, precision="mixed_bfloat16")
+    exact(x), mixed(x)
+    mixed.set_weights(exact.get_weights())
+    assert {layer.compute_dtype for layer in mixed._hidden} == {"bfloat16"}
+    # Weights stay float32 (optimizer and checkpoints unchanged) and so does the output.
+    assert {v.dtype for v in mixed.weights} == {"float32"}
+    y = mixed(x)
+    assert y.dtype == tf.float32
+    # bfloat16's 8-bit mantissa: close to the float32 network, not equal to it.
+    difference = np.abs(y.numpy() - exact(x).numpy()).max()
+    assert 0 < difference < 0.1
+    assert MLP.from_config(mixed.get_config()).precision == "mixed_bfloat16"
+
+
+def test_mlp_precision_follows_its_gin_binding_and_refuses_others():
+    with gin.unlock_config():
+        gin.bind_parameter("hidden_precision.precision", "mixed_bfloat16")
+    try:
+        assert MLP((4,), 1).precision == "mixed_bfloat16"
+    finally:
+        gin.clear_config()
+    assert MLP((4,), 1).precision == "float32"
+    with pytest.raises(ConfigError, match="precision='float16': expected one of float32"):
+        MLP((4,), 1, precision="float16")
 
 
 @pytest.mark.parametrize(
