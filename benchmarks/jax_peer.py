@@ -15,7 +15,8 @@ The step does the same work as cfgrl_tf's, network for network and pass for pass
   HCFGRL     two such flows (actor on the subgoal, high actor on the goal), each its own Adam
              and EMA.
   CFGRL+IQL  the IQL critic (target twin Q forward; V forward, backward, Adam; V on the next
-             states; twin Q forward, backward, Adam), the advantage from the updated networks, the
+             states; twin Q forward, backward, Adam), the advantage from the Q and V those
+             losses computed (the critic before its step, as the reference), the
              label-conditioned flow (forward, backward, Adam), then the Polyak target Q and EMA.
 
 Randomness is JAX's: a key carried in the state and split every step.
@@ -530,11 +531,10 @@ def cfgrl_iql(config: CFGRLIQLConfig, sampler: BatchSampler, seed: int = 0) -> P
         )
         q_params, q_opt = adam_step(critic_tx, state["q"]["params"], state["q"]["opt"], q_grads)
 
-        # The optimality label from the updated critic.
-        advantage_q = q_params if config.advantage_from == "online" else state["q"]["target"]
-        advantages = jnp.min(q.apply(advantage_q, observations, actions), axis=0) - value.apply(
-            value_params, observations
-        )
+        # The optimality label from the critic before this step (the values its losses computed),
+        # as the reference agent and cfgrl_tf's IQLCritic.train_step.
+        q_before = jnp.min(q_values, axis=0) if config.advantage_from == "online" else target_q
+        advantages = q_before - v
         optimal = jax.lax.stop_gradient(advantages) >= config.optimality_threshold
         labels = jnp.where(optimal, OPTIMAL_LABEL, NOT_OPTIMAL_LABEL)
         keep = jax.random.uniform(drop_key, optimal.shape) >= config.label_dropout

@@ -159,22 +159,27 @@ class CFGRLAgent(Agent):
             )
 
     # 1-2. The critic, and the optimality variable o of each transition.
-    def optimality(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
+    def optimality(
+        self, batch: dict[str, tf.Tensor], advantages: tf.Tensor | None = None
+    ) -> tf.Tensor:
         """The boolean optimality variable o of each transition: [B]. From the critic it is
         1[A >= threshold] ("label_dropout") or 1[A > threshold] ("paired"), as the reference
-        agents have it."""
+        agents have it, with A = `advantages` (default: the critic's advantages now)."""
         if self.label_source == "dataset":
             return tf.equal(batch["optimal"], 1)
-        advantages = self.critic.advantages(batch)
+        if advantages is None:
+            advantages = self.critic.advantages(batch)
         if self.objective == "paired":
             return advantages > self.optimality_threshold
         return advantages >= self.optimality_threshold
 
     # 3. Flow matching on pi(a | s, o), o dropped to the null label 10% of the time (or, "paired",
     # the optimal and the null flow trained on every sample).
+    # The labels come from the critic as it was before its step in this train step, as in the
+    # reference agents (every loss from the same parameters).
     def train_step(self, batch, seed, global_batch_size):
-        metrics = self.critic.train_step(batch, global_batch_size)
-        optimal = self.optimality(batch)
+        metrics, advantages = self.critic.train_step(batch, global_batch_size)
+        optimal = self.optimality(batch, advantages)
         drop_seed, flow_seed = split_seed(seed, 2)
         with tf.GradientTape() as tape:
             if self.objective == "paired":

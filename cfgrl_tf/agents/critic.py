@@ -75,7 +75,17 @@ class IQLCritic(tf.Module):
         self.value_optimizer.build(self.value.trainable_variables)
         self.q_optimizer.build(self.q.trainable_variables)
 
-    def train_step(self, batch: dict[str, tf.Tensor], global_batch_size: int) -> dict:
+    def train_step(
+        self, batch: dict[str, tf.Tensor], global_batch_size: int
+    ) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """One gradient step of V and of Q.
+
+        Returns:
+          The metrics, and the advantages A(s, a) of the batch as `advantages` gives them, but
+          under the critic BEFORE this step: as the reference agents compute the policy's loss
+          from the same parameters as the critic's, and at no cost (the Q and V of the batch are
+          the ones the critic's losses computed; gradients stopped). [B].
+        """
         target_q = tf.reduce_min(self.target_q(batch), axis=0)
         with tf.GradientTape() as tape:
             v = self.value(batch)
@@ -93,7 +103,10 @@ class IQLCritic(tf.Module):
             q_loss = average(losses.squared_td_loss(q, td_target), global_batch_size)
         q_grad_norm = apply_gradients(self.q_optimizer, tape, q_loss, self.q.trainable_variables)
 
-        return {
+        # Q was not yet updated when `q` was computed, nor V when `v` was.
+        q_before = tf.reduce_min(q, axis=0) if self.advantage_from == "online" else target_q
+        advantages = tf.stop_gradient(q_before - v)
+        metrics = {
             "critic/value_loss": value_loss,
             "critic/q_loss": q_loss,
             "critic/v_mean": average(v, global_batch_size),
@@ -101,6 +114,7 @@ class IQLCritic(tf.Module):
             "critic/value_grad_norm": value_grad_norm / _num_replicas(),
             "critic/q_grad_norm": q_grad_norm / _num_replicas(),
         }
+        return metrics, advantages
 
     def advantages(self, batch: dict[str, tf.Tensor]) -> tf.Tensor:
         """A(s, a) = min Q(s, a) - V(s) (target or online Q), without gradients: [B]."""

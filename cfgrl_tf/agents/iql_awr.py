@@ -78,8 +78,8 @@ class IQLAWRAgent(Agent):
 
     def train_step(self, batch, seed, global_batch_size):
         del seed  # AWR regresses dataset actions: nothing random in the step.
-        metrics = self.critic.train_step(batch, global_batch_size)
-        advantages = self.critic.advantages(batch)
+        # The advantages of the critic before its step, as the reference computes every loss.
+        metrics, advantages = self.critic.train_step(batch, global_batch_size)
         total = 0.0
         with tf.GradientTape() as tape:
             for policy, temperature in zip(self.policies, self.temperatures, strict=True):

@@ -120,7 +120,7 @@ def test_iql_critic_on_a_one_step_bandit():
             "rewards": tf.cast(actions[:, 0] > 0.0, tf.float32),
             "masks": tf.zeros([128]),
         }
-        metrics = critic.train_step(batch, 128)
+        metrics, _ = critic.train_step(batch, 128)
         critic.update_targets()
         return metrics
 
@@ -179,6 +179,27 @@ def _recorded_labels(monkeypatch, agent, batch, seed):
     monkeypatch.setattr(FlowMatching, "loss", recording_loss)
     agent.train_step(batch, seed, global_batch_size=len(batch["actions"]))
     return recorded[-1]
+
+
+@pytest.mark.parametrize("advantage_from", ["online", "target"])
+def test_labels_and_awr_weights_come_from_the_critic_before_its_step(monkeypatch, advantage_from):
+    """As in the reference agents, every loss of a step reads the same parameters: CFGRL's labels
+    and AWR's advantages are the critic's before its update in that step, not after it."""
+    batch = _bandit_batch(256)
+    agent = _make("cfgrl", label_dropout=0.0, optimality_threshold=0.05)
+    agent.critic.advantage_from = advantage_from
+    before = agent.critic.advantages(batch).numpy()
+    labels = _recorded_labels(monkeypatch, agent, batch, SEED)
+    after = agent.critic.advantages(batch).numpy()
+    assert np.any((before >= 0.05) != (after >= 0.05))  # the step moved some labels: not vacuous
+    np.testing.assert_array_equal(labels, np.where(before >= 0.05, 2, 1))
+
+    awr = _make("iql_awr")
+    awr.critic.advantage_from = advantage_from
+    before = awr.critic.advantages(batch).numpy()
+    metrics = awr.train_step(batch, SEED, global_batch_size=256)
+    np.testing.assert_allclose(metrics["actor/advantage_mean"].numpy(), before.mean(), rtol=1e-5)
+    assert abs(awr.critic.advantages(batch).numpy().mean() - before.mean()) > 1e-4
 
 
 def test_cfgrl_label_dropout(monkeypatch):
