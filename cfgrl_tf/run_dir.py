@@ -36,6 +36,8 @@ TRAIN_RESUMABLE = (
     "train.selection_top_k",
     "train.jit_compile",
     "train.dataset_dir",
+    "train.input_pipeline",  # the same batches either way
+    "CFGRLAgent.sampling_noise_scale",  # sampling only
 )
 
 # Gin names of the evaluation settings before the suites had classes of their own: old run dirs'

@@ -78,6 +78,9 @@ class CFGRLAgent(Agent):
       guidance_weights: the default evaluation sweep of w.
       objective: "label_dropout" or "paired" (see the module docstring).
       null_loss_weight: the weight of the null-label loss under the "paired" objective.
+      sampling_noise_scale: actions are integrated from this times N(0, I) noise (1: samples of
+        the guided policy; 0: its deterministic action from the origin, an evaluation-time
+        choice like AWR's acting at the mean).
     """
 
     name = "cfgrl"
@@ -102,6 +105,7 @@ class CFGRLAgent(Agent):
         guidance_weights: Sequence[float] = DEFAULT_GUIDANCE_WEIGHTS,
         objective: str = "label_dropout",
         null_loss_weight: float = 0.1,
+        sampling_noise_scale: float = 1.0,
     ):
         super().__init__(observation_dim, action_dim)
         if label_source not in LABEL_SOURCES:
@@ -123,7 +127,9 @@ class CFGRLAgent(Agent):
         self.optimality_threshold = float(optimality_threshold)
         self.label_source = label_source
         self.guidance_weights = tuple(float(w) for w in guidance_weights)
-        self.generative = FlowMatching(num_flow_steps, discrete_times=discrete_times)
+        self.generative = FlowMatching(
+            num_flow_steps, discrete_times=discrete_times, noise_scale=sampling_noise_scale
+        )
         self.flow = EMANetwork(
             lambda name: ConditionalVectorField(
                 action_dim,

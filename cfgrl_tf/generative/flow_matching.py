@@ -52,11 +52,23 @@ class FlowMatching(GenerativeModel):
       num_steps: Euler steps (the paper uses 10-16 on OGBench, 32 on ExORL).
       clip: clip samples into [-1, 1] (actions); subgoal flows sample unclipped.
       discrete_times: train at t on the Euler grid k / num_steps rather than t ~ U[0, 1].
+      noise_scale: samples start from noise_scale * N(0, I): 1 samples the learned
+        distribution; 0 integrates the flow from the origin alone, a deterministic action near
+        the distribution's centre (as a Gaussian policy acting at its mean).
     """
 
-    def __init__(self, num_steps: int, clip: bool = True, discrete_times: bool = False):
+    def __init__(
+        self,
+        num_steps: int,
+        clip: bool = True,
+        discrete_times: bool = False,
+        noise_scale: float = 1.0,
+    ):
         if num_steps < 1:
             raise ValueError(f"num_flow_steps={num_steps}: expected at least 1")
+        if not noise_scale >= 0.0:
+            raise ValueError(f"noise_scale={noise_scale}: expected a number >= 0")
+        self.noise_scale = float(noise_scale)
         self.num_steps = int(num_steps)
         self.clip = bool(clip)
         self.discrete_times = bool(discrete_times)
@@ -100,6 +112,8 @@ class FlowMatching(GenerativeModel):
         context = {k: tf.convert_to_tensor(v) for k, v in context.items()}
         batch_size = tf.shape(context["observations"])[0]
         noise = initial_noise(batch_size, network.action_dim, seed)
+        if self.noise_scale != 1.0:
+            noise = self.noise_scale * noise
         if knob is not None:
             knob = tf.broadcast_to(tf.cast(knob, tf.float32), [batch_size])
         run = functools.partial(self.integrate, network, guidance=guidance or NoGuidance())

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from cfgrl_tf.generative import ClassifierFreeGuidance, FlowMatching
-from cfgrl_tf.generative.guidance import guided_velocity
+from cfgrl_tf.generative.guidance import NoGuidance, guided_velocity
 from cfgrl_tf.generative.noise import initial_noise
 from cfgrl_tf.networks.exact import GaussianMixtureField
 
@@ -319,3 +319,26 @@ def test_discrete_times_train_on_the_euler_grid():
     assert np.all(np.abs(np.bincount((times * 4).astype(int)) - 1000) < 100)
     # The grid time is the uniform draw's floor: the same draw, quantised.
     np.testing.assert_allclose(times, np.floor(uniform.calls[0]["times"] * 4) / 4)
+
+
+def test_noise_scale_scales_the_starting_noise_and_zero_makes_sampling_deterministic():
+    field = mixture_field()
+    context = {
+        "observations": tf.zeros([6, 1]),
+        "labels": tf.zeros([6], tf.int32),
+        "condition_mask": tf.zeros([6]),
+    }
+    noise = initial_noise(6, 2, tf.constant(4))
+    for scale in (0.0, 0.5):
+        sampled = FlowMatching(8, noise_scale=scale).sample(field, context, seed=tf.constant(4))
+        expected = FlowMatching(8).integrate(
+            field, context, scale * noise, None, guidance=NoGuidance()
+        )
+        np.testing.assert_allclose(sampled.numpy(), expected.numpy(), atol=1e-6)
+    # From the origin alone: every seed gives the same actions.
+    still = FlowMatching(8, noise_scale=0.0)
+    a = still.sample(field, context, seed=tf.constant(1)).numpy()
+    b = still.sample(field, context, seed=tf.constant(2)).numpy()
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="noise_scale=-1.0: expected a number >= 0"):
+        FlowMatching(8, noise_scale=-1.0)
