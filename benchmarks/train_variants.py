@@ -9,9 +9,10 @@ multi-step loop, as `benchmarks/train_vs_jax.py` builds it (its `Ours`, on its s
 pointmaze-sized data), under each variant:
 
   tf_data         train.input_pipeline='tf_data': batches drawn on the host by tf.data and fed
-                  to the loop (the pipeline before the in-graph one); XLA step
-  in_graph        the default: each step draws its batch inside the loop from the dataset held
-                  on the device; XLA step (the same batches, so the same weights: tests)
+                  to the loop (the default on CPUs); XLA step
+  in_graph        train.input_pipeline='in_graph' (the default on GPUs and TPUs): each step
+                  draws its batch inside the loop from the dataset held on the device; XLA step
+                  (the same batches, so the same weights: tests)
   bf16            in_graph with hidden_precision.precision='mixed_bfloat16' (bfloat16 hidden
                   layers, float32 weights and outputs); XLA step
   bf16_noxla      the same with train.jit_compile=False: TensorFlow's own (oneDNN) kernels,
@@ -38,10 +39,14 @@ import train_vs_jax  # noqa: E402 - its agents, sizes, data and `Ours`
 
 VARIANTS = {
     "tf_data": ["train.input_pipeline = 'tf_data'"],
-    "in_graph": [],
-    "bf16": ["hidden_precision.precision = 'mixed_bfloat16'"],
-    "bf16_noxla": ["hidden_precision.precision = 'mixed_bfloat16'", "train.jit_compile = False"],
-    "f32_noxla": ["train.jit_compile = False"],
+    "in_graph": ["train.input_pipeline = 'in_graph'"],
+    "bf16": ["train.input_pipeline = 'in_graph'", "hidden_precision.precision = 'mixed_bfloat16'"],
+    "bf16_noxla": [
+        "train.input_pipeline = 'in_graph'",
+        "hidden_precision.precision = 'mixed_bfloat16'",
+        "train.jit_compile = False",
+    ],
+    "f32_noxla": ["train.input_pipeline = 'in_graph'", "train.jit_compile = False"],
 }
 AGENTS = ("cfgrl", "hcfgrl", "cfgrl_iql")
 

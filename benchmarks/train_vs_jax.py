@@ -171,7 +171,7 @@ class Ours:
             steps_per_loop=self.steps_per_loop,
             checkpoint_interval=10**9,
             jit_compile=bool(gin.query_parameter("train.jit_compile")),
-            input_pipeline=_bound("train.input_pipeline", "in_graph"),
+            input_pipeline=_bound("train.input_pipeline", "auto"),
         )
         self.agent = self.learner.agent
 

@@ -28,7 +28,7 @@ from cfgrl_tf.data.reader import BatchSampler, Dataset, check_arrays, make_batch
 from cfgrl_tf.errors import TrainingError
 
 CHECKPOINT_DIR = "checkpoints"
-INPUT_PIPELINES = ("in_graph", "tf_data")
+INPUT_PIPELINES = ("auto", "in_graph", "tf_data")
 METRICS_CSV = os.path.join("train", "metrics.csv")
 # Longest silence between progress lines, whatever the log interval.
 PROGRESS_SECONDS = 5.0
@@ -63,6 +63,9 @@ class Learner:
         "tf_data": a tf.data pipeline gathers batches on the host and feeds them to the loop
         (the dataset stays in host memory only, once per worker). Both draw the very same
         batches (`reader.BatchSampler`), so the choice changes speed and memory, not results.
+        "auto": in_graph when the replicas run on accelerators (GPU, TPU), where a host-side
+        gather would feed them across the bus every step; tf_data on CPUs, where the host is
+        the device and tf.data's threads draw the next batches while a step computes.
     """
 
     def __init__(
@@ -79,12 +82,14 @@ class Learner:
         max_checkpoints: int = 3,
         jit_compile: bool = False,
         goal_sampler: GoalSampler | None = None,
-        input_pipeline: str = "in_graph",
+        input_pipeline: str = "auto",
     ):
         if input_pipeline not in INPUT_PIPELINES:
             raise TrainingError(
                 f"input_pipeline={input_pipeline!r}: expected one of {', '.join(INPUT_PIPELINES)}"
             )
+        if input_pipeline == "auto":
+            input_pipeline = "in_graph" if _on_accelerators(strategy) else "tf_data"
         self.input_pipeline = input_pipeline
         replicas = strategy.num_replicas_in_sync
         if batch_size % replicas:
@@ -402,6 +407,16 @@ def _local_replicas(strategy: tf.distribute.Strategy) -> int:
         return max(1, len(strategy.extended.worker_devices))
     except (RuntimeError, AttributeError):
         return 1
+
+
+def _on_accelerators(strategy: tf.distribute.Strategy) -> bool:
+    """Whether the strategy's replicas run on GPUs or TPUs."""
+    try:
+        devices = list(strategy.extended.worker_devices)
+    except (RuntimeError, AttributeError):  # the default strategy: TF's default device
+        devices = [d.name for d in tf.config.list_logical_devices()]
+        devices = [d for d in devices if "GPU" in d.upper() or "TPU" in d.upper()][:1]
+    return any("GPU" in d.upper() or "TPU" in d.upper() for d in devices)
 
 
 def _replicas_share_one_cpu(strategy: tf.distribute.Strategy) -> bool:

@@ -46,7 +46,7 @@ def train(
     selection_metric: str | None = "actor/bc_loss",
     selection_top_k: int = 1,
     goal_sampler: GoalSampler | None = None,
-    input_pipeline: str = "in_graph",
+    input_pipeline: str = "auto",
     on_log: Callable[[int, dict], None] | None = None,
 ) -> Learner:
     """Trains `agent` on `dataset_dir` until step `num_steps`, then evaluates it with the
@@ -86,8 +86,8 @@ def train(
       goal_sampler: how goals are drawn for agents that train on goals (default: `GoalSampler()`
         with its gin bindings).
       input_pipeline: "in_graph" (batches drawn inside the compiled loop from the dataset held
-        on each device) or "tf_data" (drawn on the host by tf.data); the same batches either
-        way (see `Learner`).
+        on each device), "tf_data" (drawn on the host by tf.data) or "auto" (in_graph on GPUs
+        and TPUs, tf_data on CPUs); the same batches either way (see `Learner`).
       on_log: called at every log point with (step, metrics).
 
     Returns:

@@ -309,6 +309,10 @@ def test_in_graph_and_tf_data_pipelines_train_on_the_same_batches(tiny_goal_dir,
         np.testing.assert_array_equal(a, b)
 
 
-def test_an_unknown_input_pipeline_is_refused(tmp_path):
-    with pytest.raises(TrainingError, match="input_pipeline='gpu': expected one of in_graph"):
-        _learner(_dataset(tmp_path), tmp_path / "run", input_pipeline="gpu")
+def test_input_pipeline_auto_is_tf_data_on_cpus_and_unknown_ones_are_refused(tmp_path):
+    dataset = _dataset(tmp_path)
+    assert _learner(dataset, tmp_path / "auto").input_pipeline == "tf_data"  # this CPU
+    mirrored = distribute.make_strategy("mirrored")
+    assert _learner(dataset, tmp_path / "m", mirrored, batch_size=64).input_pipeline == "tf_data"
+    with pytest.raises(TrainingError, match="input_pipeline='gpu': expected one of auto"):
+        _learner(dataset, tmp_path / "run", input_pipeline="gpu")
