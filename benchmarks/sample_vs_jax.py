@@ -295,12 +295,7 @@ def main():
     if min(batches) < 1 or args.repeats < 1:
         parser.error("--batches and --repeats must be at least 1")
     warmup = 2 if args.smoke else WARMUP_CALLS
-    if jax_peer is None:
-        print(f"JAX peer unavailable ({JAX_MISSING}): `pip install -e \".[bench]\"` for it; "
-              "printing only the cfgrl_tf columns.")  # fmt: skip
-    else:
-        jax = jax_peer.jax
-        print(f"JAX {jax.__version__} on {jax.devices()[0].platform}; TensorFlow {tf.__version__}")
+    train_vs_jax.print_peer_status("columns")
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         # Two episodes are enough: only the dataset's sizes and statistics reach the sampler.

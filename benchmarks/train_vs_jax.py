@@ -191,6 +191,17 @@ def _bound(name: str, default):
         return default
 
 
+def print_peer_status(columns: str) -> None:
+    """One line: the JAX peer's version and platform, or why it is missing (then only the
+    cfgrl_tf `columns` are printed)."""
+    if jax_peer is None:
+        print(f"JAX peer unavailable ({JAX_MISSING}): `pip install -e \".[bench]\"` for it; "
+              f"printing only the cfgrl_tf {columns}.")  # fmt: skip
+        return
+    jax = jax_peer.jax
+    print(f"JAX {jax.__version__} on {jax.devices()[0].platform}; TensorFlow {tf.__version__}")
+
+
 # -- the JAX peer, configured from the agent timed beside it ------------------------------------
 
 
@@ -409,12 +420,7 @@ def main():
         parser.error(
             f"unknown {', '.join(unknown)}; agents: {', '.join(AGENTS)}; sizes: cpu, paper"
         )
-    if jax_peer is None:
-        print(f"JAX peer unavailable ({JAX_MISSING}): `pip install -e \".[bench]\"` for it; "
-              "printing only the cfgrl_tf column.")  # fmt: skip
-    else:
-        jax = jax_peer.jax
-        print(f"JAX {jax.__version__} on {jax.devices()[0].platform}; TensorFlow {tf.__version__}")
+    print_peer_status("column")
     summary = []
     with tempfile.TemporaryDirectory() as workdir:
         goal_data, task_data = load_data(args, workdir)
