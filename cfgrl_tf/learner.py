@@ -401,33 +401,40 @@ def _progress(step: int, num_steps: int, rate: float) -> str:
     return f"step {step}/{num_steps} ({percent:.0f}%) · {rate:.0f} steps/s · eta {eta:.0f}s"
 
 
+def _worker_devices(strategy: tf.distribute.Strategy) -> list[str] | None:
+    """The device names of this worker's replicas; None for the default strategy (no list)."""
+    try:
+        return list(strategy.extended.worker_devices)
+    except (RuntimeError, AttributeError):
+        return None
+
+
 def _local_replicas(strategy: tf.distribute.Strategy) -> int:
     """The replicas of this worker (its devices); 1 for a strategy without a device list."""
-    try:
-        return max(1, len(strategy.extended.worker_devices))
-    except (RuntimeError, AttributeError):
-        return 1
+    return max(1, len(_worker_devices(strategy) or ()))
+
+
+def _is_accelerator(device: str) -> bool:
+    return "GPU" in device.upper() or "TPU" in device.upper()
 
 
 def _on_accelerators(strategy: tf.distribute.Strategy) -> bool:
-    """Whether the strategy's replicas run on GPUs or TPUs."""
-    try:
-        devices = list(strategy.extended.worker_devices)
-    except (RuntimeError, AttributeError):  # the default strategy: TF's default device
+    """Whether the strategy's replicas run on GPUs or TPUs (the default strategy: whether TF's
+    default device is one, i.e. the host has one)."""
+    devices = _worker_devices(strategy)
+    if devices is None:
         devices = [d.name for d in tf.config.list_logical_devices()]
-        devices = [d for d in devices if "GPU" in d.upper() or "TPU" in d.upper()][:1]
-    return any("GPU" in d.upper() or "TPU" in d.upper() for d in devices)
+    return any(_is_accelerator(d) for d in devices)
 
 
 def _replicas_share_one_cpu(strategy: tf.distribute.Strategy) -> bool:
     """Whether the strategy runs several replicas on (logical) CPU devices of one host."""
-    if strategy.num_replicas_in_sync < 2:
-        return False
-    try:
-        devices = list(strategy.extended.worker_devices)
-    except (RuntimeError, AttributeError):  # the default strategy has no device list
-        return False
-    return len(devices) > 1 and all("CPU" in d.upper() for d in devices)
+    devices = _worker_devices(strategy) or []
+    return (
+        strategy.num_replicas_in_sync > 1
+        and len(devices) > 1
+        and all("CPU" in d.upper() for d in devices)
+    )
 
 
 def _crossed(before: int, after: int, interval: int) -> bool:

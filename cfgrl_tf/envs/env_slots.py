@@ -143,7 +143,7 @@ class WorkerSlots:
                     env=_worker_environment(),
                 )
                 self.procs.append(proc)
-                _send(proc, (blob, self.owner.count(worker)))
+                _write(proc.stdin, (blob, self.owner.count(worker)))
             for worker in range(workers):
                 self._receive(worker)  # its envs are made
         except BaseException:
@@ -168,7 +168,7 @@ class WorkerSlots:
         for proc in procs:
             try:
                 if proc.poll() is None:
-                    _send(proc, ("close", None))
+                    _write(proc.stdin, ("close", None))
                 proc.stdin.close()
             except OSError:
                 pass  # already gone
@@ -203,7 +203,7 @@ class WorkerSlots:
 
     def _call(self, command: str, payloads: dict[int, Any]) -> dict[int, list]:
         for worker, payload in payloads.items():
-            _send(self.procs[worker], (command, payload))
+            _write(self.procs[worker].stdin, (command, payload))
         return {worker: self._receive(worker) for worker in payloads}
 
     def _receive(self, worker: int) -> Any:
@@ -262,10 +262,6 @@ def _worker_environment() -> dict[str, str]:
     adapter's module wherever the parent did) and one BLAS thread: a worker takes one core."""
     path = os.pathsep.join(p or os.getcwd() for p in sys.path)
     return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
-def _send(proc: subprocess.Popen, message: Any) -> None:
-    _write(proc.stdin, message)
 
 
 def _write(stream, message: Any) -> None:
