@@ -80,23 +80,30 @@ class Policy:
     def numpy_sampler(self) -> Callable[[Mapping[str, np.ndarray], np.ndarray, int], np.ndarray]:
         """The compiled sampler as a numpy function.
 
-        Compiled once with a None batch dimension, so the shrinking batches of a lockstep rollout
-        do not retrace it (an XLA integration inside still compiles once per batch size).
+        One concrete function with a None batch dimension, so the shrinking batches of a lockstep
+        rollout do not retrace it (an XLA integration inside still compiles once per batch size).
+        It takes flat positional tensors, as the exported signature does: calling a polymorphic
+        tf.function with a dict re-matches its signature on every call, a cost that dominates at
+        batch 1 (benchmarks/sample_overhead.py times both).
         """
         if self._numpy_sampler is None:
+            names = list(self.inputs)
             sampler = tf.function(
-                self.sample,
+                lambda *args: self.sample(dict(zip(names, args[:-2], strict=True)), *args[-2:]),
                 input_signature=[
-                    self.input_specs(),
+                    *self.input_specs().values(),
                     tf.TensorSpec([None], tf.float32),
                     tf.TensorSpec([], tf.int64),
                 ],
             )
+            concrete = []  # traced at the first call, as a tf.function would be
 
             def run(inputs, knob_values, seed):
-                feed = {k: tf.constant(inputs[k], tf.float32) for k in self.inputs}
+                if not concrete:
+                    concrete.append(sampler.get_concrete_function())
+                feed = [tf.constant(inputs[k], tf.float32) for k in names]
                 values = tf.constant(knob_values, tf.float32)
-                return sampler(feed, values, tf.constant(seed, tf.int64)).numpy()
+                return concrete[0](*feed, values, tf.constant(seed, tf.int64)).numpy()
 
             self._numpy_sampler = run
         return self._numpy_sampler
