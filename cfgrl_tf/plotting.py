@@ -178,6 +178,12 @@ def plot_success_vs_param(
     )
 
 
+def wants_log_axis(values: Sequence[float]) -> bool:
+    """Whether settings spread over a log scale, e.g. ExORL's w = 1 ... 100: all positive and the
+    largest at least 20 times the smallest (on a linear axis the small ones would crowd together)."""
+    return len(values) > 1 and min(values) > 0 and max(values) >= 20 * min(values)
+
+
 def plot_mean_vs_param(
     curves: Mapping[str, Sequence[tuple[float, float, float]]],
     path: str,
@@ -210,6 +216,11 @@ def plot_mean_vs_param(
         raise errors.UserError(f"nothing to plot in {path}: no curves and no reference lines")
     fig = _figure(width=6.4, height=4.2)
     ax = fig.subplots()
+    values = sorted({float(p[0]) for points in curves.values() for p in points})
+    if wants_log_axis(values):
+        ax.set_xscale("log")
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
     for i, (label, points) in enumerate(curves.items()):
         if len(points) == 0:
             raise errors.UserError(f"curve {label!r} has no points (plotting {path})")

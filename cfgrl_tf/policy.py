@@ -83,7 +83,7 @@ class Policy:
         One concrete function with a None batch dimension, so the shrinking batches of a lockstep
         rollout do not retrace it (an XLA integration inside still compiles once per batch size).
         It takes flat positional tensors, as the exported signature does: calling a polymorphic
-        tf.function with a dict re-matches its signature on every call, a cost that dominates at
+        tf.function with a dict re-matches its signature on every call, about half of a call at
         batch 1 (benchmarks/sample_overhead.py times both).
         """
         if self._numpy_sampler is None:

@@ -176,3 +176,18 @@ def test_maze_values_share_one_colour_scale(tmp_path, monkeypatch):
     assert [(m["vmin"], m["vmax"]) for m in panels] == [(-10.0, 2.0)] * 2
     with pytest.raises(errors.UserError, match="no panels"):
         plotting.plot_maze_values(layout, {}, str(tmp_path / "none.png"), "t")
+
+
+def test_a_sweep_over_decades_gets_a_log_axis(tmp_path):
+    # ExORL's w = 1 ... 100 would crowd its small settings together on a linear axis.
+    assert plotting.wants_log_axis([1, 1.25, 1.5, 2, 3, 5, 10, 30, 100])
+    assert not plotting.wants_log_axis([0.5, 1, 1.25, 1.5, 2, 3])  # OGBench's sweep
+    assert not plotting.wants_log_axis([0, 1, 100])  # w = 0 has no place on a log axis
+    assert not plotting.wants_log_axis([5])
+    wide = [(w, 100 + w, 5.0) for w in (1, 3, 10, 30, 100)]
+    for points in (wide, [(0, 1, 0), (100, 2, 0)]):
+        path = plotting.plot_mean_vs_param(
+            {"CFGRL": points}, str(tmp_path / f"{len(points)}.png"), "t",
+            param_name="w", ylabel="return", reference_lines={"awr": 150.0},
+        )  # fmt: skip
+        assert image.imread(path).shape[0] > 100
