@@ -216,11 +216,7 @@ def plot_mean_vs_param(
         raise errors.UserError(f"nothing to plot in {path}: no curves and no reference lines")
     fig = _figure(width=6.4, height=4.2)
     ax = fig.subplots()
-    values = sorted({float(p[0]) for points in curves.values() for p in points})
-    if wants_log_axis(values):
-        ax.set_xscale("log")
-        ax.set_xticks(values, [f"{v:g}" for v in values])
-        ax.minorticks_off()
+    values = set()
     for i, (label, points) in enumerate(curves.items()):
         if len(points) == 0:
             raise errors.UserError(f"curve {label!r} has no points (plotting {path})")
@@ -234,6 +230,7 @@ def plot_mean_vs_param(
                 f"(plotting {path})"
             )
         xs, ys, se = table.T
+        values.update(xs.tolist())
         se = np.nan_to_num(se, nan=0.0)
         colour = f"C{i % 10}"
         ax.plot(xs, ys, marker="o", markersize=4, label=label, color=colour)
@@ -241,6 +238,10 @@ def plot_mean_vs_param(
     for j, (label, y) in enumerate((reference_lines or {}).items()):
         colour = f"C{(len(curves) + j) % 10}"
         ax.axhline(float(y), linestyle="--", linewidth=1.2, color=colour, label=label)
+    if wants_log_axis(sorted(values)):
+        ax.set_xscale("log")
+        ax.set_xticks(sorted(values), [f"{v:g}" for v in sorted(values)])
+        ax.minorticks_off()
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.set_title(title)
