@@ -5,8 +5,8 @@
   python benchmarks/sample_overhead.py --agent=hcfgrl --batch=1 --repeats=500
 
 sample_vs_jax.py times whole calls; this one splits a call into what it is made of, each piece
-timed alone as a median over `--repeats` calls (numpy in and out where the piece is a whole
-call, tensors in and out otherwise), all in one run:
+timed alone as a median over `--repeats` calls (`bench_util.timed`; numpy in and out where
+the piece is a whole call, tensors in and out otherwise), all in one run:
 
   policy sampler (as shipped)   `policy.numpy_sampler()`: what an evaluator calls
   polymorphic tf.function       the same sampler through a tf.function taking a dict (the
@@ -30,10 +30,10 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import bench_util  # noqa: E402 - beside this file
 import numpy as np  # noqa: E402
 import sample_vs_jax  # noqa: E402 - its peer, its samplers
 import tensorflow as tf  # noqa: E402
@@ -42,17 +42,6 @@ import train_vs_jax  # noqa: E402
 from cfgrl_tf.agents.gc_cfgrl import goal_context  # noqa: E402
 from cfgrl_tf.generative import ClassifierFreeGuidance, NoGuidance  # noqa: E402
 from cfgrl_tf.generative.noise import initial_noise  # noqa: E402
-
-
-def median_ms(call, repeats: int, warmup: int = 20) -> float:
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
 
 
 def pieces(agent, loaded, peer, batch: int) -> dict:
@@ -132,7 +121,7 @@ def main() -> None:
             peer = sample_vs_jax.make_peer(ours.agent)
         _, loaded = sample_vs_jax.samplers(ours, peer, os.path.join(workdir, "export"))
         calls = pieces(ours.agent, loaded, peer, args.batch)
-        results = {name: median_ms(call, args.repeats) for name, call in calls.items()}
+        results = {name: bench_util.timed(call, args.repeats) * 1e3 for name, call in calls.items()}
     name = train_vs_jax.AGENTS[args.agent][0]
     print(f"\n== {name}, {args.size} size, batch {args.batch}: median ms per call "
           f"({args.repeats} calls each)")  # fmt: skip
@@ -140,12 +129,14 @@ def main() -> None:
         print(f"  {piece:<30} {ms:7.3f}")
     shipped = results["policy sampler (as shipped)"]
     glue = shipped - results["TF XLA integration"]
-    line = f"Summary: shipped {shipped:.2f} ms = XLA integration {results['TF XLA integration']:.2f}"
+    xla = results["TF XLA integration"]
+    line = f"Summary: shipped {shipped:.2f} ms = XLA integration {xla:.2f}"
     line += f" + {glue:.2f} around it (TF call floor {results['TF call floor']:.2f})"
     if "JAX whole sampler" in results:
         line += (
             f"; JAX {results['JAX whole sampler']:.2f} ms (its call floor "
-            f"{results['JAX call floor']:.2f}); JAX/shipped {results['JAX whole sampler'] / shipped:.2f}x"
+            f"{results['JAX call floor']:.2f}); "
+            f"JAX/shipped {results['JAX whole sampler'] / shipped:.2f}x"
         )
     print(line)
 
