@@ -32,9 +32,8 @@ on its transitions with the placeholder reward; single-task: CFGRL+IQL only).
 
 Without jax, flax or optax the benchmark says so and prints only the cfgrl_tf column.
 
-Time: about 15 minutes on 2 CPU cores with the defaults, 3-4 of them writing the 1M-transition
-dataset twice (an estimate from the train rates in results/goal_pipeline.txt and
-results/sampler_and_train.txt, not a measured run). Run it alone: two cores are shared.
+Time: 20 minutes on 2 CPU cores with --repeats=3 (measured, results/train_vs_jax.txt), about 1
+of them writing the 1M-transition dataset twice. Run it alone: two cores are shared.
 """
 
 from __future__ import annotations

@@ -179,9 +179,34 @@ def plot_success_vs_param(
 
 
 def wants_log_axis(values: Sequence[float]) -> bool:
-    """Whether settings spread over a log scale, e.g. ExORL's w = 1 ... 100: all positive and the
-    largest at least 20 times the smallest (on a linear axis the small ones would crowd together)."""
+    """Whether settings spread over a log scale, e.g. ExORL's w = 1 ... 100: all positive and
+    the largest at least 20 times the smallest (on a linear axis the small ones would crowd)."""
     return len(values) > 1 and min(values) > 0 and max(values) >= 20 * min(values)
+
+
+def log_tick_labels(values: Sequence[float], min_gap: float = 0.06) -> list[str]:
+    """Labels for ticks at sorted positive `values` on a log axis, blank where a label would
+    crowd the previous one (closer than `min_gap` of the axis's span in log units), e.g. 1.25
+    between 1 and 1.5 on an axis to 100."""
+    logs = np.log10(np.asarray(values, np.float64))
+    gap = min_gap * (logs[-1] - logs[0])
+    labels, last = [], -np.inf
+    for v, x in zip(values, logs, strict=True):
+        keep = x - last >= gap
+        labels.append(f"{v:g}" if keep else "")
+        last = x if keep else last
+    return labels
+
+
+def fitted_ylim(extent: Sequence[float], pad: float = 0.06) -> tuple[float, float] | None:
+    """A y range holding every value of `extent` (curve bands and reference lines alike, so a
+    line above the curves is not drawn on the frame's edge), padded by `pad` of its span; None
+    (matplotlib's own) when a value is not finite."""
+    if not extent or not np.all(np.isfinite(extent)):
+        return None
+    low, high = float(min(extent)), float(max(extent))
+    margin = pad * (high - low) if high > low else pad * max(abs(high), 1.0)
+    return low - margin, high + margin
 
 
 def plot_mean_vs_param(
@@ -216,7 +241,7 @@ def plot_mean_vs_param(
         raise errors.UserError(f"nothing to plot in {path}: no curves and no reference lines")
     fig = _figure(width=6.4, height=4.2)
     ax = fig.subplots()
-    values = set()
+    values, extent = set(), []
     for i, (label, points) in enumerate(curves.items()):
         if len(points) == 0:
             raise errors.UserError(f"curve {label!r} has no points (plotting {path})")
@@ -235,13 +260,16 @@ def plot_mean_vs_param(
         colour = f"C{i % 10}"
         ax.plot(xs, ys, marker="o", markersize=4, label=label, color=colour)
         ax.fill_between(xs, ys - se, ys + se, color=colour, alpha=0.2, linewidth=0)
+        extent.extend([np.min(ys - se), np.max(ys + se)])
     for j, (label, y) in enumerate((reference_lines or {}).items()):
         colour = f"C{(len(curves) + j) % 10}"
         ax.axhline(float(y), linestyle="--", linewidth=1.2, color=colour, label=label)
+        extent.append(float(y))
     if wants_log_axis(sorted(values)):
         ax.set_xscale("log")
-        ax.set_xticks(sorted(values), [f"{v:g}" for v in sorted(values)])
+        ax.set_xticks(sorted(values), log_tick_labels(sorted(values)))
         ax.minorticks_off()
+    ylim = ylim if ylim is not None else fitted_ylim(extent)
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.set_title(title)

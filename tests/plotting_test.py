@@ -191,3 +191,15 @@ def test_a_sweep_over_decades_gets_a_log_axis(tmp_path):
             param_name="w", ylabel="return", reference_lines={"awr": 150.0},
         )  # fmt: skip
         assert image.imread(path).shape[0] > 100
+
+
+def test_log_axis_labels_skip_the_crowded_ticks_and_the_y_range_holds_reference_lines():
+    # On an axis to 100, 1.25 sits too close to 1 to carry a label of its own.
+    labels = plotting.log_tick_labels([1, 1.25, 1.5, 2, 3, 5, 10, 30, 100])
+    assert labels == ["1", "", "1.5", "2", "3", "5", "10", "30", "100"]
+    assert plotting.log_tick_labels([1, 3, 10, 30]) == ["1", "3", "10", "30"]
+    # A reference line above every curve (AWR's best at 574 over CFGRL's 420..567) is inside.
+    low, high = plotting.fitted_ylim([417.0, 567.0, 574.2])
+    assert low < 417.0 and high > 574.2 + 1.0
+    assert plotting.fitted_ylim([5.0, 5.0]) == (4.7, 5.3)
+    assert plotting.fitted_ylim([1.0, float("nan")]) is None
