@@ -35,7 +35,6 @@ import os
 import re
 import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -45,6 +44,7 @@ import tensorflow as tf  # noqa: E402
 tf.get_logger().setLevel("ERROR")
 
 import train_vs_jax as tvj  # noqa: E402
+from bench_util import timed  # noqa: E402
 
 from cfgrl_tf.data import reader  # noqa: E402
 
@@ -94,7 +94,7 @@ class Dot(collections.namedtuple("Dot", "lhs rhs lhs_contract rhs_contract")):
 
 
 def parse_hlo(hlo: str) -> tuple[list[Dot], collections.Counter]:
-    """The 2-D dots of an HLO module and a count of its instructions by opcode (operand shapes
+    """The dots of an HLO module and a count of its instructions by opcode (operand shapes
     are looked up by name: optimized HLO text does not print them)."""
     shapes, found = {}, []
     ops = collections.Counter()
@@ -125,7 +125,7 @@ def parse_hlo(hlo: str) -> tuple[list[Dot], collections.Counter]:
 
 def dots_fn(dots: list[Dot], dtype: tf.DType, jit: bool):
     """A function running every dot once on its own random operands (so nothing is shared or
-    hoisted), returning one scalar that depends on all of them; and those operands."""
+    hoisted), returning one scalar that depends on all of them."""
     rng = np.random.default_rng(0)
     operands = [
         (
@@ -173,19 +173,6 @@ def jax_step_fn(peer, steps: int):
     return run, batch
 
 
-def seconds_per_call(fn, calls: int) -> float:
-    """Median seconds of one call of `fn` over `calls` calls, after two warm-up calls (its
-    outputs are fetched as numpy, so the time includes the work)."""
-    fn(), fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        out = fn()
-        tf.nest.map_structure(lambda t: t.numpy() if hasattr(t, "numpy") else t, out)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def hlo_mix(dots: list[Dot], ops: collections.Counter) -> str:
     transcendental = sum(ops[o] for o in TRANSCENDENTAL)
     return (
@@ -209,10 +196,10 @@ def measure(key: str, size: str, dataset, args, workdir: str) -> dict:
     step_loop = step_fn(learner, batch, chunk)
     timers = {
         "loop": lambda: 1.0 / ours.run(args.steps),
-        "step": lambda: seconds_per_call(step_loop, 10) / chunk,
-        "dots f32 oneDNN": lambda: seconds_per_call(dots_fn(dots, tf.float32, False), 30),
-        "dots f32 XLA": lambda: seconds_per_call(dots_fn(dots, tf.float32, True), 30),
-        "dots bf16 oneDNN": lambda: seconds_per_call(dots_fn(dots, tf.bfloat16, False), 30),
+        "step": lambda: timed(step_loop, 10) / chunk,
+        "dots f32 oneDNN": lambda: timed(dots_fn(dots, tf.float32, False), 30),
+        "dots f32 XLA": lambda: timed(dots_fn(dots, tf.float32, True), 30),
+        "dots bf16 oneDNN": lambda: timed(dots_fn(dots, tf.bfloat16, False), 30),
     }
     mixes = {"cfgrl_tf": hlo_mix(dots, ops)}
     if tvj.jax_peer is not None:
@@ -222,7 +209,7 @@ def measure(key: str, size: str, dataset, args, workdir: str) -> dict:
         compiled = peer.update.lower(peer.state, jax_batch).compile()
         mixes["JAX"] = hlo_mix(*parse_hlo(compiled.as_text()))
         timers["JAX loop"] = lambda: 1.0 / peer.run(args.steps)
-        timers["JAX step"] = lambda: seconds_per_call(jax_loop, 10) / chunk
+        timers["JAX step"] = lambda: timed(jax_loop, 10) / chunk
     times = {name: [] for name in timers}
     for repeat in range(args.repeats):
         for name, timer in timers.items():
