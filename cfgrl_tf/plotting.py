@@ -265,9 +265,10 @@ def plot_mean_vs_param(
         colour = f"C{(len(curves) + j) % 10}"
         ax.axhline(float(y), linestyle="--", linewidth=1.2, color=colour, label=label)
         extent.append(float(y))
-    if wants_log_axis(sorted(values)):
+    values = sorted(values)
+    if wants_log_axis(values):
         ax.set_xscale("log")
-        ax.set_xticks(sorted(values), log_tick_labels(sorted(values)))
+        ax.set_xticks(values, log_tick_labels(values))
         ax.minorticks_off()
     ylim = ylim if ylim is not None else fitted_ylim(extent)
     if ylim is not None:
